@@ -195,3 +195,24 @@ def markup_id(piece: str, layout: TokenLayout) -> int | None:
     if u:
         return layout.unit_id(PREFIX_STREAM[u.group(1)], int(u.group(2)))
     return None
+
+
+def aligned_to_tokens(units: SpeechUnits) -> list[Token]:
+    """Aligned units -> tokens: St/Pi when their value changes, then every Hu (inverse of tokens_to_units)."""
+    if not units.aligned:
+        raise ValueError("aligned_to_tokens() takes aligned units; use interleave() for raw units")
+    out: list[Token] = []
+    prev = {"pitch": None, "style": None}
+    for i, h in enumerate(units.hubert.tolist()):
+        for stream in ("style", "pitch"):
+            values = getattr(units, stream)
+            if values is not None and values[i] != prev[stream]:
+                prev[stream] = int(values[i])
+                out.append((stream, int(values[i])))
+        out.append(("hubert", int(h)))
+    return out
+
+
+def units_to_tokens(units: SpeechUnits) -> list[Token]:
+    """Either form -> the token sequence the LM reads."""
+    return aligned_to_tokens(units) if units.aligned else interleave(units)

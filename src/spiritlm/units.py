@@ -129,7 +129,8 @@ class SpeechUnits:
         keep[1:] = h[1:] != h[:-1]
         if not self.aligned:
             return SpeechUnits(h[keep], self.pitch, self.style, False, self.audio)
-        pick = (lambda a: None if a is None else a[keep])
+        def pick(a):
+            return (None if a is None else a[keep])
         return SpeechUnits(h[keep], pick(self.pitch), pick(self.style), True, self.audio)
 
     @staticmethod

@@ -1,0 +1,54 @@
+"""Where checkpoints live: names -> folders, in the official layout.
+
+The official release expects one root folder (``$SPIRITLM_CHECKPOINTS_DIR``, else ``./checkpoints``)::
+
+    <root>/spiritlm_model/spirit-lm-{base,expressive}-7b/    the LM + its text tokenizer
+    <root>/speech_tokenizer/hubert_25hz/, hifigan_spiritlm_base/, ...
+
+A name resolves to the first folder that exists: the name itself as a path (unlike the official
+code, any path works, whatever its folder is called), then ``<root>/spiritlm_model/<name>``, then
+the models shipped inside the package (``spiritlm/assets/models/<name>``).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+OFFICIAL_LM_NAMES = ("spirit-lm-base-7b", "spirit-lm-expressive-7b")
+ENV_ROOT = "SPIRITLM_CHECKPOINTS_DIR"
+
+
+def checkpoints_root() -> Path:
+    return Path(os.environ.get(ENV_ROOT) or "checkpoints")
+
+
+def bundled_models_dir() -> Path:
+    return Path(str(resources.files("spiritlm").joinpath("assets/models")))
+
+
+def bundled_model_names() -> list[str]:
+    d = bundled_models_dir()
+    return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
+
+
+def lm_candidates(name: str) -> list[Path]:
+    return [Path(name), checkpoints_root() / "spiritlm_model" / name, bundled_models_dir() / name]
+
+
+def resolve_lm_dir(name_or_path: str | os.PathLike) -> Path:
+    """The folder of an LM checkpoint, or FileNotFoundError naming every place looked at."""
+    candidates = lm_candidates(str(name_or_path))
+    for c in candidates:
+        if c.is_dir():
+            return c
+    known = ", ".join(OFFICIAL_LM_NAMES + tuple(bundled_model_names()))
+    looked = "; ".join(str(c) for c in candidates)
+    raise FileNotFoundError(f"no checkpoint folder for {str(name_or_path)!r} (looked in: {looked}). "
+                            f"Give a folder path, or a name ({known}) under ${ENV_ROOT}/spiritlm_model/")
+
+
+def speech_dir(component: str, root: str | os.PathLike | None = None) -> Path:
+    """`<root>/speech_tokenizer/<component>` (e.g. "hubert_25hz", "hifigan_spiritlm_base")."""
+    return Path(root or checkpoints_root()) / "speech_tokenizer" / component

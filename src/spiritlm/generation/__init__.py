@@ -1,0 +1,1 @@
+"""Prompt building, modality constraints and generation (see `pipeline.SpiritLM`)."""

@@ -1,0 +1,267 @@
+"""`SpiritLM`: interleaved speech/text generation on ids, with modality control and batching.
+
+    lm = SpiritLM.from_pretrained("spirit-lm-base-7b")          # or any checkpoint folder
+    res = lm.generate([("text", "The largest country in the world is")], output_modality="text",
+                      max_new_tokens=20, do_sample=False)
+    res.text  -> 'Russia. Russia is a country ...'
+
+Differences from the official `Spiritlm.generate` (each reachable with `compat=True`):
+new content is sliced from the generated ids (not the decoded string); a speech turn ends by itself
+at </s> or at a [Text] marker (and a text turn at a [Speech] marker) instead of running to
+`max_new_tokens`; several prompts are generated as one left-padded batch with a real pad id;
+`max_new_tokens` defaults to the paper's lengths (50 text, 200 T->S, 300 S->S, 100 arbitrary).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import load_audio
+from ..interfaces import SpeechEncoder, Vocoder
+from ..lm.model import LoadedLM, load_lm
+from ..tokens import Token, ids_to_tokens, parse_unit_string, tokens_to_units, units_to_tokens
+from ..units import SpeechUnits
+from .constraints import ModalityLogitsProcessor, allowed_mask, stop_ids
+from .prompt import Prompt, build_prompt, prompt_from_string
+from .types import ContentType, GenerationInput, GenerationOutput, GenerationResult, OutputModality
+
+logger = logging.getLogger(__name__)
+
+MIN_SPEECH_CHUNK_HU = 25  # ARBITRARY output: later speech chunks with fewer Hu tokens are dropped (official rule)
+SpeechLoader = Callable[[LoadedLM], tuple[SpeechEncoder | None, Vocoder | None]]
+
+
+def _default_max_new_tokens(modality: OutputModality, prompt: Prompt) -> int:
+    if modality is OutputModality.TEXT:
+        return 50
+    if modality is OutputModality.SPEECH:
+        return 300 if prompt.last_modality == "s" else 200
+    return 100
+
+
+class SpiritLM:
+    """A Spirit LM with its text tokenizer and (lazily loaded) speech encoder and vocoder."""
+
+    def __init__(self, lm: LoadedLM, speech_encoder: SpeechEncoder | None = None, vocoder: Vocoder | None = None,
+                 speech_loader: SpeechLoader | None = None):
+        self.lm = lm
+        self._encoder = speech_encoder
+        self._vocoder = vocoder
+        self._speech_loader = speech_loader
+        self._masks: dict[tuple, object] = {}
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | None = None, dtype=None,
+                        speech_encoder: SpeechEncoder | None = None, vocoder: Vocoder | None = None,
+                        speech_loader: SpeechLoader | None = None) -> SpiritLM:
+        return cls(load_lm(name_or_path, device, dtype), speech_encoder, vocoder, speech_loader)
+
+    # ------------------------------------------------------------------ components
+    @property
+    def model(self):
+        return self.lm.model
+
+    @property
+    def tokenizer(self):
+        return self.lm.tokenizer
+
+    @property
+    def layout(self):
+        return self.lm.layout
+
+    @property
+    def is_expressive(self) -> bool:
+        return self.layout.is_expressive
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def _load_speech(self) -> None:
+        if self._speech_loader is None:
+            return
+        loader, self._speech_loader = self._speech_loader, None
+        encoder, vocoder = loader(self.lm)
+        self._encoder = self._encoder or encoder
+        self._vocoder = self._vocoder or vocoder
+
+    @property
+    def speech_encoder(self) -> SpeechEncoder:
+        if self._encoder is None:
+            self._load_speech()
+        if self._encoder is None:
+            raise ValueError("this model has no speech encoder loaded: pass speech_encoder=... (or speech inputs as "
+                             "SpeechUnits / token strings such as '[Hu12][Hu7]')")
+        return self._encoder
+
+    @property
+    def vocoder(self) -> Vocoder:
+        if self._vocoder is None:
+            self._load_speech()
+        if self._vocoder is None:
+            raise ValueError("this model has no vocoder loaded: pass vocoder=..., or synthesize=False to get "
+                             "speech outputs as units only")
+        return self._vocoder
+
+    # ------------------------------------------------------------------ speech inputs
+    def encode_speech(self, audio, sample_rate: int | None = None) -> SpeechUnits:
+        """Audio (path, bytes, array, tensor) -> raw units from the speech encoder."""
+        return self.speech_encoder.encode_units(load_audio(audio, sample_rate))
+
+    def speech_tokens(self, content) -> list[Token]:
+        """One speech input -> its token sequence for this model's layout."""
+        if isinstance(content, SpeechUnits):
+            units = content
+        elif isinstance(content, str) and content.lstrip().startswith("[") and not Path(content).exists():
+            return parse_unit_string(content.strip(), allow_markers=False)
+        else:
+            units = self.encode_speech(content)
+        if not self.is_expressive and units.is_expressive:
+            units = SpeechUnits(units.hubert, aligned=units.aligned)
+        return units_to_tokens(units)
+
+    # ------------------------------------------------------------------ generation
+    def build_prompt(self, inputs, output_modality: OutputModality | str = OutputModality.ARBITRARY) -> Prompt:
+        if isinstance(inputs, (GenerationInput, tuple)):
+            inputs = [inputs]
+        items = [GenerationInput.coerce(x) for x in inputs]
+        return build_prompt(items, OutputModality.parse(output_modality), self.tokenizer, self.speech_tokens)
+
+    def generate(self, inputs=None, *, prompt: str | None = None, **kwargs) -> GenerationResult:
+        """Generate from one prompt: a list of inputs / (type, content) tuples, or a token string."""
+        if inputs is None and prompt is None:
+            raise ValueError("give inputs (a list of GenerationInput or (type, content) tuples) or a prompt string")
+        return self.generate_batch([prompt if prompt is not None else inputs], **kwargs)[0]
+
+    def generate_batch(self, prompts: Sequence, output_modality: OutputModality | str = OutputModality.ARBITRARY,
+                       max_new_tokens: int | None = None, seed: int | None = None, speaker_id: int | None = None,
+                       constrain: bool = True, stop_on_modality_switch: bool = True, compat: bool = False,
+                       synthesize: bool = True, generation_config=None, **gen_kwargs) -> list[GenerationResult]:
+        """Generate from several prompts at once (left-padded batch). Each prompt is a list of inputs or a
+        token string. `gen_kwargs` are `transformers.GenerationConfig` fields (do_sample, temperature, ...)."""
+        if not prompts:
+            raise ValueError("generate_batch needs at least one prompt")
+        modality = OutputModality.parse(output_modality)
+        built = [prompt_from_string(p, self.tokenizer) if isinstance(p, str) else self.build_prompt(p, modality)
+                 for p in prompts]
+        new_ids, reasons = self._generate_ids(built, modality, max_new_tokens, seed, constrain,
+                                              stop_on_modality_switch, compat, generation_config, gen_kwargs)
+        return [GenerationResult(self._outputs(ids, p, modality, speaker_id, compat, synthesize), p.text,
+                                 p.ids, ids, reason) for ids, p, reason in zip(new_ids, built, reasons)]
+
+    def _generation_config(self, base, gen_kwargs: dict):
+        from transformers import GenerationConfig
+
+        cfg = GenerationConfig.from_dict(base.to_dict()) if base is not None else GenerationConfig()
+        reference = GenerationConfig()
+        for key, value in gen_kwargs.items():
+            if not hasattr(reference, key):
+                raise ValueError(f"unknown generation option {key!r}: not a transformers.GenerationConfig field "
+                                 "(e.g. do_sample, temperature, top_p, top_k, repetition_penalty, num_beams)")
+            setattr(cfg, key, value)
+        return cfg
+
+    def _generate_ids(self, prompts: list[Prompt], modality, max_new_tokens, seed, constrain, stop_switch, compat,
+                      generation_config, gen_kwargs) -> tuple[list[list[int]], list[str]]:
+        import torch
+        from transformers import LogitsProcessorList, set_seed
+
+        tok, layout = self.tokenizer, self.layout
+        cfg = self._generation_config(generation_config, gen_kwargs)
+        if max_new_tokens is not None:
+            cfg.max_new_tokens = max_new_tokens
+        elif not compat and "max_new_tokens" not in gen_kwargs and generation_config is None:
+            cfg.max_new_tokens = max(_default_max_new_tokens(modality, p) for p in prompts)
+        stops = stop_ids(layout, modality, tok.eos_id, stop_switch, compat)
+        cfg.eos_token_id, cfg.pad_token_id = stops, tok.pad_id
+        processors = LogitsProcessorList()
+        if constrain and not (compat and modality is OutputModality.ARBITRARY):
+            key = (modality, stop_switch, compat)
+            if key not in self._masks:
+                self._masks[key] = ModalityLogitsProcessor(allowed_mask(
+                    layout, modality, tok.eos_id, tok.bos_id, tok.unk_id, stop_switch, compat))
+            processors.append(self._masks[key])
+        width = max(len(p.ids) for p in prompts)
+        input_ids = torch.full((len(prompts), width), tok.pad_id, dtype=torch.long)  # [B, L] left-padded
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, p in enumerate(prompts):
+            input_ids[row, width - len(p.ids):] = torch.tensor(p.ids)
+            attention[row, width - len(p.ids):] = 1
+        if seed is not None:
+            set_seed(seed)
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
+                                      generation_config=cfg, logits_processor=processors)
+        results, reasons = [], []
+        stop_set = set(stops)
+        for row in out[:, width:].tolist():
+            cut = next((i for i, t in enumerate(row) if t in stop_set), None)
+            if cut is None:
+                results.append(row)
+                reasons.append("length")
+            else:
+                results.append(row[:cut + 1])
+                reasons.append("eos" if row[cut] == tok.eos_id else "modality_switch")
+        return results, reasons
+
+    # ------------------------------------------------------------------ outputs
+    def _segments(self, ids: list[int]) -> list[tuple[str, list[int]]]:
+        """New ids -> runs of ("t", text ids) / ("s", unit ids); markers, </s> and padding are dropped."""
+        segs: list[tuple[str, list[int]]] = []
+        specials = {self.tokenizer.eos_id, self.tokenizer.bos_id, self.tokenizer.pad_id}
+        for i in ids:
+            kind, _ = self.layout.token_of(i)
+            if kind == "text" and i not in specials:
+                k = "t"
+            elif kind in ("hubert", "pitch", "style"):
+                k = "s"
+            else:
+                continue
+            if segs and segs[-1][0] == k:
+                segs[-1][1].append(i)
+            else:
+                segs.append((k, [i]))
+        return segs
+
+    def _outputs(self, ids: list[int], prompt: Prompt, modality: OutputModality, speaker_id, compat: bool,
+                 synthesize: bool) -> list[GenerationOutput]:
+        segs = self._segments(ids)
+        outputs: list[GenerationOutput] = []
+        for n, (kind, seg) in enumerate(segs):
+            if kind == "t":
+                text = self.tokenizer.decode_text(seg)
+                text = text.lstrip() if n == 0 else text
+                text = text.rstrip() if n == len(segs) - 1 else text
+                outputs.append(GenerationOutput(text, ContentType.TEXT, token_ids=seg))
+                continue
+            out = self._speech_output(n, seg, prompt, modality, speaker_id, compat, synthesize)
+            if out is not None:
+                outputs.append(out)
+        return outputs
+
+    def _speech_output(self, n: int, seg: list[int], prompt: Prompt, modality, speaker_id, compat, synthesize):
+        hu = self.layout.id_range("hubert")
+        n_new = sum(i in hu for i in seg)
+        arbitrary = modality is OutputModality.ARBITRARY
+        with_context = n == 0 and prompt.last_speech_ids and (arbitrary or not compat)
+        context = prompt.last_speech_ids if with_context else []
+        n_ctx = sum(i in hu for i in context)
+        count = n_new + 1 if compat else n_new  # the official threshold counts n + 1
+        if n_new == 0 or (arbitrary and (n > 0 or context) and count < MIN_SPEECH_CHUNK_HU):
+            return None
+        units_all = tokens_to_units(ids_to_tokens(context + seg, self.layout),
+                                    missing_style="random" if compat else 71)
+        units = SpeechUnits(*(None if a is None else a[n_ctx:] for a in (units_all.hubert, units_all.pitch,
+                                                                          units_all.style)), aligned=True)
+        wav = None
+        if synthesize:
+            wav = np.asarray(self.vocoder.synthesize(units_all, speaker_id=speaker_id), dtype=np.float32)
+            if n_ctx:
+                wav = wav[math.ceil(len(wav) * n_ctx / len(units_all.hubert)):]
+        return GenerationOutput(wav, ContentType.SPEECH, units=units, token_ids=seg)

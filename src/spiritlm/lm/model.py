@@ -1,0 +1,100 @@
+"""Load a Spirit LM checkpoint folder into `transformers.LlamaForCausalLM` + `TextTokenizer`.
+
+A folder holds `config.json`, weights (`pytorch_model.bin`, `model.safetensors` or a sharded index),
+and the text tokenizer. Its `TokenLayout` comes from `spiritlm.json` when we wrote the checkpoint,
+else from the official rule: the text vocabulary size of the tokenizer plus the embedding size in
+`config.json` (32000 text ids and 32512 rows = Base, 32768 rows = Expressive).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..checkpoints import OFFICIAL_LM_NAMES, resolve_lm_dir
+from ..vocab import TokenLayout
+from .text_tokenizer import TextTokenizer
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                "pytorch_model.bin.index.json")
+LAYOUT_FILE = "spiritlm.json"
+
+
+@dataclass
+class LoadedLM:
+    model: object  # transformers.LlamaForCausalLM
+    tokenizer: TextTokenizer
+    layout: TokenLayout
+    path: Path
+
+    @property
+    def variant(self) -> str:
+        return "expressive" if self.layout.is_expressive else "base"
+
+
+def read_layout(path: str | os.PathLike) -> TokenLayout:
+    """The token layout of a checkpoint folder, checked against its files."""
+    path = Path(path)
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{path} is not a model checkpoint: config.json is missing")
+    vocab_size = json.loads(config_file.read_text()).get("vocab_size")
+    if not isinstance(vocab_size, int):
+        raise ValueError(f"{config_file} has no integer vocab_size")
+    if (path / LAYOUT_FILE).is_file():
+        layout = TokenLayout.from_dict(json.loads((path / LAYOUT_FILE).read_text())["layout"])
+    else:
+        text_size = TextTokenizer.from_dir(path).text_vocab_size
+        layout = TokenLayout.infer(text_size, vocab_size) if vocab_size >= text_size + 503 else None
+        if layout is None:
+            raise ValueError(
+                f"vocab_size {vocab_size} in {config_file} does not fit the Spirit layout: the text tokenizer has "
+                f"{text_size} ids, so the model needs at least {text_size + 503} rows (Base) or "
+                f"{text_size + 667} (Expressive)")
+    if layout.vocab_size != vocab_size:
+        raise ValueError(f"{LAYOUT_FILE} says vocabulary {layout.vocab_size} but config.json says {vocab_size}")
+    stem = path.name
+    if stem in OFFICIAL_LM_NAMES and ("expressive" in stem) != layout.is_expressive:
+        raise ValueError(f"{stem} should be {'Expressive' if 'expressive' in stem else 'Base'} but its vocabulary "
+                         f"({vocab_size}) is that of a {'Expressive' if layout.is_expressive else 'Base'} model")
+    return layout
+
+
+def write_layout(path: str | os.PathLike, layout: TokenLayout, **extra) -> None:
+    Path(path, LAYOUT_FILE).write_text(json.dumps({"layout": layout.to_dict(), **extra}, indent=2))
+
+
+def default_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return "cpu"
+
+
+def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=None) -> LoadedLM:
+    """Load model + tokenizer. fp32 on CPU (no fast bf16 there), bf16 on GPU, unless `dtype` says."""
+    import torch
+    import transformers
+    from transformers import LlamaForCausalLM
+
+    path = resolve_lm_dir(name_or_path)
+    layout = read_layout(path)
+    if not any((path / f).is_file() for f in WEIGHT_FILES):
+        raise FileNotFoundError(f"no weights in {path}: expected one of {', '.join(WEIGHT_FILES)}")
+    tokenizer = TextTokenizer.from_dir(path, layout)
+    device = device or default_device()
+    if dtype is None:
+        dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+    key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+    logger.info("loading LM from %s (%s, %s)", path, device, dtype)
+    model = LlamaForCausalLM.from_pretrained(path, **{key: dtype}).to(device).eval()
+    if model.get_input_embeddings().weight.shape[0] != layout.vocab_size:
+        raise ValueError(f"embedding rows {model.get_input_embeddings().weight.shape[0]} != layout vocabulary "
+                         f"{layout.vocab_size} in {path}")
+    return LoadedLM(model, tokenizer, layout, path)

@@ -1,0 +1,1 @@
+"""Official import path `spiritlm.model` (see `spiritlm_model` and `utils`)."""
