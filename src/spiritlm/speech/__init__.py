@@ -1,0 +1,1 @@
+"""Speech tokenizers: HuBERT units, pitch (F0 VQ-VAE) and style."""

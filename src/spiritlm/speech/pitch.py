@@ -1,0 +1,265 @@
+"""The pitch tokenizer: waveform -> F0 contour (200 Hz) -> VQ-VAE codes (12.5 Hz), Spirit's `[Pi..]` units.
+
+Pipeline for one utterance (16 kHz, 1-D float32)::
+
+    wav [N] ──F0 extractor (hop 80)──▶ f0, vuv [N // 80 + 1]
+        ──features──▶ x [1, 2, T]  (f0 in Hz, optionally minus the speaker / utterance mean; vuv 0/1)
+        ──VQ-VAE encoder + nearest code──▶ codes [T // 16]
+
+so a 9.135 s file (146,160 samples) gives 1828 frames and 114 codes. Audio longer than 100 s is
+cut into 100 s chunks and chunks under 1280 samples (80 ms) are skipped, as the official tokenizer
+does; a chunk shorter than one code (16 frames, i.e. under 1200 samples) gives no code.
+
+Feature options (the official `features` string): ``f0_interp,vuv`` | ``f0,vuv`` |
+``norm_f0_interp,vuv`` | ``norm_f0,vuv``. ``norm_`` (or ``speaker_norm``) subtracts the speaker's
+mean F0 (``speaker_stats``) or, failing that, the mean over the utterance's voiced frames, from the
+non-zero F0 values. The official tokenizer always interpolates F0 through unvoiced frames, whatever the
+string says; `PitchTokenizer.from_official` keeps that, our own checkpoints interpolate only for
+``*_interp`` features. An utterance with no voiced frame is left un-normalised (the official code
+would produce NaN there).
+
+Two checkpoint formats load (`PitchTokenizer.load` tells them apart):
+
+* official ``vqvae_f0_quantizer/``: ``config.yaml`` (OmegaConf) + ``model.pt`` = ``{"model": state_dict}``;
+* ours: ``config.json`` (`PitchConfig`) + ``model.safetensors``, written by `save_pretrained`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .f0 import F0_METHODS, HOP_LENGTH, F0Contour, load_f0_extractor
+from .vqvae import VQVAE, VQVAEConfig
+
+logger = logging.getLogger(__name__)
+
+FEATURES = ("f0_interp,vuv", "f0,vuv", "norm_f0_interp,vuv", "norm_f0,vuv")
+CONFIG_FORMAT = "spiritlm-pitch-vqvae"
+MAX_CHUNK = 100 * 16000
+MIN_CHUNK = 1280
+OFFICIAL_DIR_NAME = "vqvae_f0_quantizer"
+
+
+@dataclass(frozen=True)
+class PitchConfig:
+    """Everything needed to rebuild a pitch tokenizer; stored as config.json beside the weights."""
+
+    vqvae: VQVAEConfig = field(default_factory=VQVAEConfig)
+    features: str = "norm_f0_interp,vuv"
+    f0_method: str = "fcpe"
+    hop_length: int = HOP_LENGTH
+    interpolate: bool = True
+    speaker_norm: bool = False
+    speaker_stats: dict[str, float] = field(default_factory=dict)  # speaker -> mean F0 (Hz)
+
+    def __post_init__(self) -> None:
+        if self.features not in FEATURES:
+            raise ValueError(f"unknown pitch features {self.features!r}; valid: {', '.join(FEATURES)}")
+        if self.f0_method not in F0_METHODS:
+            raise ValueError(f"unknown F0 method {self.f0_method!r}; valid: {', '.join(F0_METHODS)}")
+
+    @property
+    def normalize(self) -> bool:
+        return self.speaker_norm or "norm_" in self.features
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> PitchConfig:
+        """A pitch config around a VQ-VAE preset ("spirit", "tiny"); interpolation follows `features`."""
+        features = overrides.pop("features", cls.features)
+        return cls(vqvae=VQVAEConfig.preset(name), features=features, interpolate="_interp" in features, **overrides)
+
+    def to_dict(self) -> dict:
+        return {"format": CONFIG_FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PitchConfig:
+        d = dict(d)
+        fmt = d.pop("format", None)
+        if fmt != CONFIG_FORMAT:
+            raise ValueError(f"config format {fmt!r} is not a pitch tokenizer config ({CONFIG_FORMAT!r})")
+        return cls(**{**d, "vqvae": VQVAEConfig.from_dict(d["vqvae"])})
+
+
+class PitchTokenizer:
+    """Waveform -> pitch units at 12.5 Hz. See the module docstring."""
+
+    def __init__(self, config: PitchConfig, model: VQVAE | None = None, device: str = "cpu") -> None:
+        self.config = config
+        self.model = (model or VQVAE(config.vqvae)).eval().to(device)
+        self.device = device
+        self.f0_extractor = load_f0_extractor(config.f0_method, config.hop_length, config.interpolate, device)
+
+    # ---- loading and saving -------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike, **kwargs) -> PitchTokenizer:
+        """Official folder (config.yaml + model.pt) or ours (config.json + model.safetensors)."""
+        d = resolve_checkpoint_dir(path, OFFICIAL_DIR_NAME)
+        if (d / "config.json").is_file():
+            return cls.from_pretrained(d, **kwargs)
+        if (d / "config.yaml").is_file() and (d / "model.pt").is_file():
+            return cls.from_official(d, **kwargs)
+        raise FileNotFoundError(f"{d} holds neither config.json + model.safetensors (ours) nor "
+                                f"config.yaml + model.pt (official); it has {sorted(p.name for p in d.iterdir())}")
+
+    @classmethod
+    def from_official(cls, path: str | os.PathLike, f0_method: str = "fcpe", device: str = "cpu",
+                      trust_pickle: bool = False) -> PitchTokenizer:
+        """The official `vqvae_f0_quantizer/` folder, with the official extractor settings."""
+        import yaml
+
+        d = Path(path)
+        cfg = yaml.safe_load((d / "config.yaml").read_text())
+        stats = _load_official_speaker_stats(cfg.get("speaker_stats"), d)
+        config = PitchConfig(vqvae=VQVAEConfig.from_official(cfg), features=cfg.get("features", "f0_interp,vuv"),
+                             f0_method=f0_method, hop_length=HOP_LENGTH, interpolate=True,
+                             speaker_norm=bool(cfg.get("speaker_norm", False)), speaker_stats=stats)
+        ckpt = _torch_load(d / "model.pt", trust_pickle)
+        if not isinstance(ckpt, dict) or "model" not in ckpt:
+            raise ValueError(f"{d / 'model.pt'} is not an official VQ-VAE checkpoint (expected a dict with 'model')")
+        model = VQVAE(config.vqvae)
+        model.load_state_dict(ckpt["model"], strict=True)
+        logger.info("loaded official F0 VQ-VAE from %s (%s, %d codes)", d, config.features, config.vqvae.vq.l_bins)
+        return cls(config, model, device)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, device: str = "cpu") -> PitchTokenizer:
+        from safetensors.torch import load_file
+
+        d = Path(path)
+        config = PitchConfig.from_dict(json.loads((d / "config.json").read_text()))
+        model = VQVAE(config.vqvae)
+        model.load_state_dict(load_file(str(d / "model.safetensors")), strict=True)
+        return cls(config, model, device)
+
+    def save_pretrained(self, path: str | os.PathLike) -> Path:
+        from safetensors.torch import save_file
+
+        d = Path(path)
+        d.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, str(d / "model.safetensors"))
+        (d / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
+        return d
+
+    def save_official(self, path: str | os.PathLike) -> Path:
+        """Write the official layout (config.yaml + model.pt = {"model": state_dict}; speaker stats as
+        speaker_stats.pt {speaker: {"f0_mean": tensor}}), loadable by the official F0Tokenizer."""
+        import yaml
+
+        d = Path(path)
+        d.mkdir(parents=True, exist_ok=True)
+        vq = self.config.vqvae.to_dict()
+        cfg = {"encoder_params": vq["encoder"], "vq_params": vq["vq"], "decoder_params": vq["decoder"],
+               "features": self.config.features, "speaker_norm": self.config.speaker_norm}
+        if self.config.speaker_stats:
+            stats = {spk: {"f0_mean": torch.tensor(m)} for spk, m in self.config.speaker_stats.items()}
+            torch.save(stats, d / "speaker_stats.pt")
+            cfg["speaker_stats"] = str((d / "speaker_stats.pt").resolve())
+        (d / "config.yaml").write_text(yaml.safe_dump(_plain(cfg), sort_keys=False))
+        torch.save({"model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}, d / "model.pt")
+        return d
+
+    # ---- encoding -------------------------------------------------------------------------------
+    def extract_f0(self, wav: np.ndarray) -> F0Contour:
+        return self.f0_extractor.extract(wav)
+
+    def features(self, contour: F0Contour, speaker: str | None = None) -> torch.Tensor:
+        """[f0, vuv] -> the VQ-VAE input [1, 2, T] (float32), normalised as the config says.
+
+        Arithmetic runs in the contour's own dtype (float32 FCPE, float64 pYAAPT), as officially."""
+        f0 = torch.from_numpy(contour.f0.copy())  # [T]
+        vuv = torch.from_numpy(np.asarray(contour.vuv)).to(f0.dtype)  # [T]
+        if self.config.normalize:
+            voiced = vuv != 0
+            if speaker is not None and speaker in self.config.speaker_stats:
+                mean = torch.tensor(self.config.speaker_stats[speaker], dtype=f0.dtype)
+            elif bool(voiced.any()):
+                mean = torch.mean(f0[voiced])
+            else:  # no voiced frame: nothing to normalise against
+                mean = torch.zeros((), dtype=f0.dtype)
+            nonzero = f0 != 0
+            f0[nonzero] = f0[nonzero] - mean
+        return torch.stack([f0, vuv]).float()[None]  # [1, 2, T]
+
+    def encode_chunk(self, wav: np.ndarray, speaker: str | None = None) -> np.ndarray:
+        """One chunk (no splitting) -> [T // 80 + 1) // 16] int64 codes."""
+        x = self.features(self.extract_f0(wav), speaker).to(self.device)
+        return self.model.encode(x)[0].cpu().numpy().astype(np.int64)
+
+    def encode(self, wav: np.ndarray, speaker: str | None = None) -> np.ndarray:
+        """1-D float32 16 kHz waveform -> pitch units [n] int64 at 12.5 Hz (100 s chunks, official rules)."""
+        wav = np.asarray(wav, dtype=np.float32).reshape(-1) if np.ndim(wav) != 1 else np.asarray(wav, np.float32)
+        codes = [self.encode_chunk(chunk, speaker) for chunk in split_chunks(wav)]
+        return np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+
+    __call__ = encode
+
+    def num_codes(self, n_samples: int) -> int:
+        """How many codes `encode` returns for `n_samples` samples (without chunking)."""
+        return (n_samples // self.config.hop_length + 1) // self.config.vqvae.hop
+
+
+def _plain(v):
+    """Tuples -> lists, recursively (YAML of plain types)."""
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return [_plain(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+
+def split_chunks(wav: np.ndarray, max_chunk: int = MAX_CHUNK, min_chunk: int = MIN_CHUNK) -> list[np.ndarray]:
+    """The official tokenizer's chunking: `max_chunk`-sample pieces, those under `min_chunk` dropped."""
+    if wav.size == 0:
+        from ..audio import check_samples
+
+        check_samples(wav)
+    chunks = [wav[i : i + max_chunk] for i in range(0, len(wav), max_chunk)]
+    return [c for c in chunks if len(c) >= min_chunk]
+
+
+def resolve_checkpoint_dir(path: str | os.PathLike, official_name: str) -> Path:
+    """A folder path, or a name looked up under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/."""
+    p = Path(path)
+    if p.is_dir():
+        return p
+    tried = [p]
+    root = os.environ.get("SPIRITLM_CHECKPOINTS_DIR")
+    if root:
+        for cand in (Path(root) / "speech_tokenizer" / str(path), Path(root) / str(path)):
+            tried.append(cand)
+            if cand.is_dir():
+                return cand
+    raise FileNotFoundError(f"no checkpoint folder {str(path)!r} (tried {', '.join(map(str, tried))}); "
+                            f"pass a folder, e.g. .../speech_tokenizer/{official_name}")
+
+
+def _torch_load(path: Path, trust_pickle: bool):
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if not trust_pickle:
+            raise ValueError(f"{path} holds more than tensors and cannot be read with weights_only=True; "
+                             "pass trust_pickle=True if you trust the file") from e
+        logger.warning("loading %s with weights_only=False (trust_pickle=True)", path)
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _load_official_speaker_stats(stats_path, folder: Path) -> dict[str, float]:
+    """Official speaker stats: a torch file {speaker: {"f0_mean": value, ...}}; missing file -> none."""
+    if not stats_path:
+        return {}
+    p = Path(stats_path)
+    p = p if p.is_file() else folder / p.name
+    if not p.is_file():
+        logger.info("speaker stats %s not found: the utterance mean F0 will be used", stats_path)
+        return {}
+    raw = torch.load(p, map_location="cpu", weights_only=True)
+    return {str(spk): float(torch.as_tensor(v["f0_mean"])) for spk, v in raw.items()}

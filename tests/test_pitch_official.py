@@ -1,0 +1,103 @@
+"""Official compatibility of the pitch tokenizer: tiny random official-format checkpoints give the codes,
+F0 and reconstructions that the official code gave on the same files (tests/assets/pitch/golden.json,
+made by tests/assets/pitch/make_golden.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from spiritlm.audio import load_audio
+from spiritlm.speech.pitch import PitchTokenizer
+
+ASSETS = Path(__file__).parent / "assets" / "pitch"
+_spec = importlib.util.spec_from_file_location("pitch_helpers", ASSETS / "helpers.py")
+helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
+
+GOLDEN = json.loads((ASSETS / "golden.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def wav() -> np.ndarray:
+    return load_audio(helpers.REFERENCE_AUDIO)
+
+
+@pytest.fixture(scope="module")
+def official_dirs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("official_vqvae")
+    return {v: helpers.write_official(root / v, v) for v in helpers.VARIANTS}
+
+
+@pytest.fixture(scope="module")
+def contours(wav, official_dirs):
+    tok = PitchTokenizer.from_official(official_dirs["norm"])
+    yaapt = PitchTokenizer.from_official(official_dirs["norm"], f0_method="pyaapt")
+    return {"fcpe": tok.extract_f0(wav), "pyaapt": yaapt.extract_f0(wav)}
+
+
+def test_reference_file_gives_official_count(wav, official_dirs):
+    tok = PitchTokenizer.load(official_dirs["norm"])
+    codes = tok.encode(wav)
+    assert len(wav) == 146160
+    assert codes.dtype == np.int64 and codes.shape == (114,) == (tok.num_codes(len(wav)),)
+    assert codes.tolist() == GOLDEN["norm"]["fcpe"]["codes"]
+
+
+@pytest.mark.parametrize("method", ["fcpe", "pyaapt"])
+def test_f0_features_equal_official(contours, method):
+    ref = GOLDEN["f0"][method]
+    c = contours[method]
+    assert len(c) == len(ref["f0"]) == (1828 if method == "fcpe" else 1827)
+    np.testing.assert_allclose(c.f0, ref["f0"], atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(c.vuv, ref["vuv"])
+
+
+@pytest.mark.parametrize("variant", list(helpers.VARIANTS))
+@pytest.mark.parametrize("method", ["fcpe", "pyaapt"])
+def test_codes_equal_official(contours, official_dirs, variant, method):
+    tok = PitchTokenizer.from_official(official_dirs[variant], f0_method=method)
+    x = tok.features(contours[method])
+    assert tok.model.encode(x)[0].tolist() == GOLDEN[variant][method]["codes"]
+    if variant == "speaker":
+        x = tok.features(contours[method], speaker="spk1")
+        assert tok.model.encode(x)[0].tolist() == GOLDEN[variant][method]["codes_spk1"]
+
+
+def test_reconstruction_equals_official(contours, official_dirs):
+    tok = PitchTokenizer.from_official(official_dirs["norm"])
+    with torch.no_grad():
+        out = tok.model(tok.features(contours["fcpe"]))
+    np.testing.assert_allclose(out.reconstruction[0, :, :64].numpy(), GOLDEN["norm"]["fcpe"]["pred_first64"],
+                               atol=1e-4, rtol=1e-5)
+    assert out.codes[0][0].tolist() == GOLDEN["norm"]["fcpe"]["codes"]
+
+
+def test_tone_and_short_chunk_equal_official(wav, official_dirs):
+    tok = PitchTokenizer.from_official(official_dirs["norm"])
+    tone = (0.5 * np.sin(2 * np.pi * 220 * np.arange(24000) / 16000)).astype(np.float32)
+    assert tok.encode(tone).tolist() == GOLDEN["norm"]["fcpe"]["tone_codes"]
+    assert tok.encode(wav[20000:21280]).tolist() == GOLDEN["norm"]["fcpe"]["short_1280_codes"]
+    contour = tok.extract_f0(tone)
+    assert len(contour) == 24000 // 80 + 1
+    assert abs(float(np.median(contour.f0)) - 220.0) < 1.0
+    assert contour.voiced_fraction == 1.0
+
+
+def test_ours_roundtrip_and_official_export(tmp_path, official_dirs, contours):
+    tok = PitchTokenizer.load(official_dirs["speaker"])
+    assert tok.config.speaker_stats == {"spk1": 120.0, "spk2": 210.0} and tok.config.normalize
+    ours = PitchTokenizer.load(tok.save_pretrained(tmp_path / "ours"))
+    assert (tmp_path / "ours" / "model.safetensors").is_file()
+    assert ours.config == tok.config
+    again = PitchTokenizer.load(ours.save_official(tmp_path / "official"))
+    x = tok.features(contours["fcpe"], speaker="spk1")
+    for other in (ours, again):
+        assert other.model.encode(x).tolist() == tok.model.encode(x).tolist()
+        for key, value in tok.model.state_dict().items():
+            assert torch.equal(other.model.state_dict()[key], value), key
