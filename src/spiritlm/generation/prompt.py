@@ -25,7 +25,8 @@ class Prompt:
     ids: list[int]
     text: str
     last_modality: str | None  # "t", "s" or None
-    last_speech_ids: list[int] = field(default_factory=list)  # the final run of speech ids, if the prompt ends in speech
+    # the prompt's final run of speech ids, when the prompt ends in speech
+    last_speech_ids: list[int] = field(default_factory=list)
 
 
 def build_prompt(inputs: Sequence[GenerationInput], output_modality: OutputModality, tokenizer,

@@ -93,8 +93,29 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
     key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
     logger.info("loading LM from %s (%s, %s)", path, device, dtype)
-    model = LlamaForCausalLM.from_pretrained(path, **{key: dtype}).to(device).eval()
-    if model.get_input_embeddings().weight.shape[0] != layout.vocab_size:
-        raise ValueError(f"embedding rows {model.get_input_embeddings().weight.shape[0]} != layout vocabulary "
-                         f"{layout.vocab_size} in {path}")
-    return LoadedLM(model, tokenizer, layout, path)
+    try:
+        model, info = LlamaForCausalLM.from_pretrained(path, output_loading_info=True, **{key: dtype})
+    except (RuntimeError, ValueError) as e:
+        if "mismatch" not in str(e):
+            raise
+        raise ValueError(f"the weights in {path} do not match its config.json (tensor shapes differ): {e}") from e
+    _check_loading(path, info)
+    return LoadedLM(model.to(device).eval(), tokenizer, layout, path)
+
+
+def _check_loading(path: Path, info: dict) -> None:
+    """transformers only warns (and re-initialises randomly) on missing or mis-shaped weights: refuse instead."""
+    problems = []
+    missing = [k for k in info.get("missing_keys", []) if "rotary_emb" not in k]
+    if missing:
+        problems.append(f"missing {sorted(missing)[:5]}")
+    mismatched = info.get("mismatched_keys", [])
+    if mismatched:
+        problems.append("wrong shape " + ", ".join(f"{m[0]} {tuple(m[1])} (expected {tuple(m[2])})"
+                                                  if isinstance(m, (tuple, list)) and len(m) == 3 else str(m)
+                                                  for m in list(mismatched)[:5]))
+    unexpected = [k for k in info.get("unexpected_keys", []) if "rotary_emb" not in k]
+    if unexpected:
+        problems.append(f"unexpected {sorted(unexpected)[:5]}")
+    if problems:
+        raise ValueError(f"the weights in {path} do not match its config.json: " + "; ".join(problems))
