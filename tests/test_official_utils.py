@@ -44,7 +44,8 @@ def test_does_start_with_speech_token(s, expected):
     assert does_start_with_speech_token(s) is expected
 
 
-@pytest.mark.parametrize("s,expected", [("abc[Hu123][Hu456][Pi23][St2]", 3), ("[Hu123]abc[Hu123][Hu456][Pi23][St2]", 10),
+@pytest.mark.parametrize("s,expected", [("abc[Hu123][Hu456][Pi23][St2]", 3),
+                                        ("[Hu123]abc[Hu123][Hu456][Pi23][St2]", 10),
                                         ("[Hu123][Hu456][Pi23][St2]", 0), ("abc", None)])
 def test_find_prompt_last_speech_start_position(s, expected):
     assert find_prompt_last_speech_start_position(s) == expected
