@@ -51,10 +51,6 @@ class ResidualBlock(nn.Module):
         self.convs2 = nn.ModuleList(
             nn.Conv1d(channels, channels, kernel_size, padding=_same_padding(kernel_size)) for _ in dilations)
 
-    def receptive_half_width(self) -> int:
-        """Samples of context needed on each side, at this block's rate."""
-        return sum(_same_padding(c.kernel_size[0], c.dilation[0]) for c in [*self.convs1, *self.convs2])
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T] -> [B, C, T]
         for dilated, plain in zip(self.convs1, self.convs2):
             y = dilated(F.leaky_relu(x, LRELU_SLOPE))
@@ -67,6 +63,7 @@ class HiFiGANStack(nn.Module):
 
     def __init__(self, cfg: VocoderConfig):
         super().__init__()
+        self.cfg = cfg
         ch = cfg.upsample_initial_channel
         self.conv_pre = nn.Conv1d(cfg.in_channels, ch, 7, padding=3)
         self.ups = nn.ModuleList()

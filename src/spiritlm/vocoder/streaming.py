@@ -21,18 +21,24 @@ from collections.abc import Iterator
 
 import torch
 
+from .config import VocoderConfig
 from .hifigan import HiFiGANStack
 
 
-def context_frames(stack: HiFiGANStack) -> int:
-    """Frames of context (each side) that fully cover the stack's receptive field."""
-    need = stack.conv_post.padding[0]  # samples at the output rate
-    for i in reversed(range(len(stack.ups))):
-        need += max(b.receptive_half_width() for b in stack.stage_blocks(i))
-        up = stack.ups[i]
-        k, u, p = up.kernel_size[0], up.stride[0], up.padding[0]
+def _block_half_width(kernel_size: int, dilations: tuple[int, ...]) -> int:
+    """Samples of context a residual block needs on each side (a dilated and a plain conv per pair)."""
+    return sum((kernel_size - 1) * d // 2 + (kernel_size - 1) // 2 for d in dilations)
+
+
+def context_frames(cfg: VocoderConfig) -> int:
+    """Frames of context (each side) that fully cover the HiFi-GAN stack's receptive field."""
+    need = 3  # conv_post (k7), in samples at the output rate
+    for u, k in reversed(list(zip(cfg.upsample_rates, cfg.upsample_kernel_sizes))):
+        need += max(_block_half_width(rk, rd) for rk, rd in zip(cfg.resblock_kernel_sizes,
+                                                                 cfg.resblock_dilation_sizes))
+        p = (k - u) // 2
         need = math.ceil((need + max(p, k - 1 - p)) / u) + 1  # input samples of the transposed conv
-    return need + stack.conv_pre.padding[0]
+    return need + 3  # conv_pre (k7)
 
 
 def chunk_bounds(n_frames: int, chunk: int, first_chunk: int | None = None) -> list[tuple[int, int]]:
@@ -51,8 +57,8 @@ def chunk_bounds(n_frames: int, chunk: int, first_chunk: int | None = None) -> l
 def stream_frames(stack: HiFiGANStack, cond: torch.Tensor, chunk: int, first_chunk: int | None = None,
                   context: int | None = None) -> Iterator[torch.Tensor]:
     """Features [1, C, T] -> waveform pieces [n_i] whose concatenation is `stack(cond)[0]`."""
-    ctx = context_frames(stack) if context is None else context
-    hop = math.prod(u.stride[0] for u in stack.ups)
+    ctx = context_frames(stack.cfg) if context is None else context
+    hop = stack.cfg.hop_length
     n = cond.shape[-1]
     for a, b in chunk_bounds(n, chunk, first_chunk):
         lo, hi = max(0, a - ctx), min(n, b + ctx)
