@@ -33,6 +33,7 @@ import io
 import logging
 import sys
 import types
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,9 +183,11 @@ class YaaptExtractor:
             pad = int(self.frame_length_ms / 1000 * SAMPLE_RATE) // 2
             audio = np.pad(audio, (pad, pad))
         try:
-            pitch = pYAAPT.yaapt(basic.SignalObj(audio, SAMPLE_RATE), frame_length=self.frame_length_ms,
-                                 frame_space=self.hop_length / SAMPLE_RATE * 1000, nccf_thresh1=0.25,
-                                 tda_frame_length=25.0)
+            with warnings.catch_warnings(), np.errstate(all="ignore"):  # pYAAPT's own numeric chatter
+                warnings.simplefilter("ignore", (RuntimeWarning, UserWarning))
+                pitch = pYAAPT.yaapt(basic.SignalObj(audio, SAMPLE_RATE), frame_length=self.frame_length_ms,
+                                     frame_space=self.hop_length / SAMPLE_RATE * 1000, nccf_thresh1=0.25,
+                                     tda_frame_length=25.0)
         except (IndexError, ValueError) as e:  # pYAAPT fails on very short or odd inputs
             logger.warning("pYAAPT failed on %d samples (%s): returning an unvoiced contour", len(wav), e)
             zeros = np.zeros(self._frame_count(len(wav)), dtype=np.float32)

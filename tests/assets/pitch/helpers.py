@@ -17,7 +17,7 @@ from spiritlm.speech.f0 import F0Contour
 from spiritlm.speech.pitch import PitchConfig, PitchTokenizer
 from spiritlm.speech.vqvae import VQVAE, VQVAEConfig
 
-REFERENCE_AUDIO = Path("/work/shared/reference/audio/7143-88743-0029.flac")
+REFERENCE_AUDIO = Path(__file__).resolve().parents[4] / "shared" / "reference" / "audio" / "7143-88743-0029.flac"
 GOLDEN = Path(__file__).with_name("golden.json")
 
 # name -> (features, speaker_norm, speaker stats)

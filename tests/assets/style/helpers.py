@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-REFERENCE_AUDIO = Path("/work/shared/reference/audio/7143-88743-0029.flac")
+REFERENCE_AUDIO = Path(__file__).resolve().parents[4] / "shared" / "reference" / "audio" / "7143-88743-0029.flac"
 GOLDEN = Path(__file__).with_name("golden.json")
 NUM_LABELS = 12
 
