@@ -196,3 +196,42 @@ class UnitCache:
         if stream not in self.streams:
             raise ValueError(f"stream {stream!r} is not in this cache; valid: {', '.join(self.streams)}")
         return np.arange(len(getattr(self[record_id], stream))) / RATES[stream]  # [T]
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+
+def load_encoder(spec: str, arg: str | None = None):
+    """`module:callable` (called with `arg` when given) -> a SpeechEncoder."""
+    import importlib
+
+    if ":" not in spec:
+        raise ValueError(f"--encoder must look like package.module:factory, got {spec!r}")
+    module, name = spec.split(":", 1)
+    factory = importlib.import_module(module)
+    for part in name.split("."):
+        factory = getattr(factory, part)
+    encoder = factory(arg) if arg is not None else factory()
+    if not hasattr(encoder, "encode_units") or not hasattr(encoder, "is_expressive"):
+        raise ValueError(f"{spec} did not give a SpeechEncoder (needs encode_units and is_expressive)")
+    return encoder
+
+
+def register(sub) -> None:
+    """`spiritlm data units --manifest m.jsonl --out units/ --encoder pkg.module:factory [--encoder-arg X]`."""
+    p = sub.add_parser("units", help="tokenize a corpus manifest once into a unit cache (sharded by RANK/"
+                                     "WORLD_SIZE, resumable)")
+    p.add_argument("--manifest", required=True, help="JSON Lines manifest (id, audio, text, words, split)")
+    p.add_argument("--out", required=True, help="cache folder")
+    p.add_argument("--encoder", required=True, help="factory of a SpeechEncoder, as package.module:callable")
+    p.add_argument("--encoder-arg", default=None, help="one argument for the factory (e.g. a checkpoint folder)")
+    p.add_argument("--chunk-size", type=int, default=64, help="records per chunk file (the unit of resumption)")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args) -> int:
+    summary = build_unit_cache(args.manifest, args.out, load_encoder(args.encoder, args.encoder_arg),
+                               chunk_size=args.chunk_size)
+    print(f"rank {summary.rank}/{summary.world_size}: {summary.records} records ({summary.encoded} encoded now) "
+          f"in {summary.chunks} chunks under {args.out}")
+    return 0
