@@ -26,7 +26,7 @@ _ORDINAL_WORDS = {"one": "first", "two": "second", "three": "third", "five": "fi
 _ABBREVIATIONS = {"Mr.": "Mister", "Mrs.": "Missus", "Dr.": "Doctor", "St.": "Saint", "Mt.": "Mount",
                   "Jr.": "Junior", "Sr.": "Senior", "vs.": "versus", "etc.": "et cetera", "Prof.": "Professor"}
 _SYMBOLS = {"&": " and ", "%": " percent ", "+": " plus ", "=": " equals ", "@": " at "}
-_REJECT = re.compile(r"https?:|www\.|\.com|[<>{}\[\]|\\/_~^*#]|\b[A-Z]{2,}\b|\b\w+\.\w+\.")
+_REJECT = re.compile(r"https?:|www\.|\.com|[<>{}\[\]|\\/_~^*#]|[A-Z]{2,}|\b\w+\.\w+\.")
 _ALLOWED = re.compile(r"[A-Za-z' ,.;:?!]+")
 
 

@@ -48,12 +48,12 @@ def _pick_voice(rng: random.Random, voices: list[Voice], weights: dict[str, floa
     return rng.choices(voices, weights=w)[0]
 
 
-def _pick_style(rng: random.Random, engine, styles: tuple[str, ...], sentiment: Sentiment,
+def _pick_style(rng: random.Random, engine, voice: str, styles: tuple[str, ...], sentiment: Sentiment,
                 expresso: bool) -> str:
     if expresso:
         name = style_for_sentiment(sentiment.label, sentiment.compound)
-        return name if engine.supports(get_style(name)) else "neutral"
-    ok = [s for s in styles if engine.supports(get_style(s))] or ["neutral"]
+        return name if engine.supports(get_style(name), voice) else "neutral"
+    ok = [s for s in styles if engine.supports(get_style(s), voice)] or ["neutral"]
     return rng.choices(ok, weights=[2.0 if s == "neutral" else 1.0 for s in ok])[0]
 
 
@@ -72,6 +72,6 @@ def plan_jobs(sentences: list[Sentence], voices: list[Voice], engines: dict, sen
             voice = _pick_voice(rng, voices if split != "train" else seen_voices, engine_weights)
             senti = sentiment(sent.text)
             expresso = rng.random() < expresso_fraction
-            style = _pick_style(rng, engines[voice.engine], styles, senti, expresso)
+            style = _pick_style(rng, engines[voice.engine], voice.name, styles, senti, expresso)
             yield Job(f"{sent.id}-{voice.speaker}-{style}" + (f"-{k}" if k else ""), sent, voice, style, split,
                       senti, expresso)

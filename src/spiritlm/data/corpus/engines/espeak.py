@@ -14,6 +14,7 @@ be used from one thread (the builder runs one engine set per worker process).
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 from ctypes import POINTER, c_char, c_char_p, c_int, c_short, c_uint, c_void_p
 
@@ -46,21 +47,40 @@ class _Event(ctypes.Structure):
 _CALLBACK = ctypes.CFUNCTYPE(c_int, POINTER(c_short), c_int, POINTER(_Event))
 
 
-def _load_library():
+@functools.lru_cache(maxsize=1)
+def espeak_library() -> tuple[ctypes.CDLL, int]:
+    """The process's libespeak-ng, initialised once (it is one global synthesizer): (library, sample rate)."""
     try:
-        return ctypes.CDLL(LIBRARY)
+        lib = ctypes.CDLL(LIBRARY)
     except OSError as e:
         raise EngineError(f"espeak-ng library {LIBRARY} not found (apt-get install espeak-ng): {e}") from e
+    rate = int(lib.espeak_Initialize(_SYNCHRONOUS, 0, None, _PHONEME_EVENTS | _DONT_EXIT))
+    if rate <= 0:
+        raise EngineError(f"espeak_Initialize failed (returned {rate})")
+    lib.espeak_TextToPhonemes.restype = c_char_p
+    lib.espeak_TextToPhonemes.argtypes = [POINTER(c_void_p), c_int, c_int]
+    return lib, rate
+
+
+def text_to_phonemes(text: str, voice: str = "en-us", ipa: bool = False, separator: str = "") -> str:
+    """espeak's phonemes for `text` (ASCII mnemonics, or IPA), optionally with `separator` between phonemes."""
+    lib, _ = espeak_library()
+    if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+        raise EngineError(f"espeak-ng has no voice {voice!r}")
+    buf = ctypes.create_string_buffer(text.encode("utf-8"))
+    ptr = c_void_p(ctypes.addressof(buf))
+    mode = (0x02 if ipa else 0) | (ord(separator) << 8 if separator else 0)
+    out = []
+    while ptr.value:
+        out.append((lib.espeak_TextToPhonemes(ctypes.byref(ptr), _CHARS_UTF8, mode) or b"").decode("utf-8"))
+    return " ".join(out)
 
 
 class EspeakEngine:
     name = "espeak"
 
     def __init__(self) -> None:
-        self._lib = _load_library()
-        self.sample_rate = int(self._lib.espeak_Initialize(_SYNCHRONOUS, 0, None, _PHONEME_EVENTS | _DONT_EXIT))
-        if self.sample_rate <= 0:
-            raise EngineError(f"espeak_Initialize failed (returned {self.sample_rate})")
+        self._lib, self.sample_rate = espeak_library()
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int, str]] = []  # (text_position, sample, phone)
         self._callback = _CALLBACK(self._on_audio)  # keep a reference: ctypes callbacks are garbage-collected
@@ -68,7 +88,7 @@ class EspeakEngine:
 
     @staticmethod
     def available() -> bool:
-        try:
+        try:  # load only: initialising here would leave a synthesizer in the parent of forked workers
             ctypes.CDLL(LIBRARY)
             return True
         except OSError:
@@ -79,7 +99,7 @@ class EspeakEngine:
         return [Voice(cls.name, v, speaker_id(cls.name, v)) for v in VOICES]
 
     @staticmethod
-    def supports(style: Style) -> bool:
+    def supports(style: Style, voice: str | None = None) -> bool:
         return True
 
     def _on_audio(self, wav, n, events) -> int:
@@ -113,10 +133,10 @@ class EspeakEngine:
         if err != 0 or not self._chunks:
             raise EngineError(f"espeak_Synth failed with code {err} on {text!r}")
         wav = np.concatenate(self._chunks).astype(np.float32) / 32768.0  # [T] at 22.05 kHz
-        words, phones = self._timings(text, len(wav))
+        words, phones = self._timings(text, len(wav), voice.name)
         return finish(wav, self.sample_rate, words, phones, text, style)
 
-    def _timings(self, text: str, n_samples: int) -> tuple[list[TimedWord], list[TimedPhone]]:
+    def _timings(self, text: str, n_samples: int, voice: str) -> tuple[list[TimedWord], list[TimedPhone]]:
         spans = _word_spans(text)
         sr = float(self.sample_rate)
         ends = [s for _, s, _ in self._events[1:]] + [n_samples]
@@ -128,21 +148,13 @@ class EspeakEngine:
             owner.append(next((k for k, (a, b) in enumerate(spans) if a <= pos - 1 < b), -1))
         groups = [[p for p, o in zip(phones, owner) if o == k] for k in range(len(spans))]
         if any(not g for g in groups):
-            groups = _split_merged(groups, [self.phone_count(text[a:b]) for a, b in spans])
+            groups = _split_merged(groups, [self.phone_count(text[a:b], voice) for a, b in spans])
         words = text_words(text)
         return [TimedWord(w, g[0].start, g[-1].end) for w, g in zip(words, groups)], phones
 
-    def phone_count(self, word: str) -> int:
-        """How many phonemes espeak gives `word` on its own (with the current voice)."""
-        lib = self._lib
-        lib.espeak_TextToPhonemes.restype = c_char_p
-        lib.espeak_TextToPhonemes.argtypes = [POINTER(c_void_p), c_int, c_int]
-        buf = ctypes.create_string_buffer(word.encode("utf-8"))
-        ptr = c_void_p(ctypes.addressof(buf))
-        out = []
-        while ptr.value:
-            out.append((lib.espeak_TextToPhonemes(ctypes.byref(ptr), _CHARS_UTF8, ord("|") << 8) or b"").decode())
-        names = [n.strip("',%=") for n in "|".join(out).split("|")]
+    def phone_count(self, word: str, voice: str) -> int:
+        """How many phonemes espeak gives `word` on its own."""
+        names = [n.strip("',%=") for n in text_to_phonemes(word, voice, separator="|").split("|")]
         return max(1, sum(1 for n in names if n))
 
 
