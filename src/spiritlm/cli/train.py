@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-TRAIN_MODULES: list[str] = []  # e.g. "spiritlm.training.vocoder": each has register(subparsers)
+TRAIN_MODULES: list[str] = ["spiritlm.training.lm", "spiritlm.training.vqvae", "spiritlm.training.style",
+                              "spiritlm.training.vocoder"]  # each has register(subparsers)
 
 
 def register(sub) -> None:
