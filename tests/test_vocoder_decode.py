@@ -18,6 +18,16 @@ from spiritlm.vocoder import CodeHiFiGAN, UnitVocoder, VocoderConfig, load_vocod
 from spiritlm.vocoder.decode import plan_decode, upsample_codes  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (and do not fight other processes for the cores)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     return load_vocoder(fx.make_official_folder(tmp_path_factory.mktemp("b") / "base", "base"))

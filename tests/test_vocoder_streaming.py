@@ -18,6 +18,16 @@ from spiritlm.vocoder.decode import plan_units  # noqa: E402
 from spiritlm.vocoder.streaming import chunk_bounds, context_frames, stream_frames  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (and do not fight other processes for the cores)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
 @pytest.fixture(scope="module")
 def expr(tmp_path_factory):
     return load_vocoder(fx.make_official_folder(tmp_path_factory.mktemp("e") / "expr", "expressive"))

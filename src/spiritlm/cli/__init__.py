@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "spiritlm.cli.lm_commands",
     "spiritlm.cli.data",
     "spiritlm.cli.train",
+    "spiritlm.cli.vocoder",
 ]
 
 
