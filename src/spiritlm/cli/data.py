@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-DATA_MODULES: list[str] = ["spiritlm.data.unit_cache"]  # e.g. "spiritlm.data.corpus.cli": each has register(subparsers)
+DATA_MODULES: list[str] = ["spiritlm.data.unit_cache", "spiritlm.data.corpus.cli"]  # each has register(subparsers)
 
 
 def register(sub) -> None:
