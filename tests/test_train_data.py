@@ -119,3 +119,15 @@ def test_eval_batches_and_bad_weights(corpus):
         PackedMixture(pools, builder, {"music": 1}, 32)
     with pytest.raises(ValueError, match="no data for kinds"):
         PackedMixture({"text": []}, builder, {"text": 1}, 32)
+
+
+def test_manifest_reader_ignores_only_a_torn_last_line(tmp_path):
+    good = '{"id": "a", "audio": "a.wav"}\n'
+    (tmp_path / "m.jsonl").write_text(good + '{"id": "b", "aud')
+    assert [r["id"] for r in read_manifest(tmp_path / "m.jsonl")] == ["a"]
+    (tmp_path / "m.jsonl").write_text('{"id": "b", "aud\n' + good)
+    with pytest.raises(ValueError, match="m.jsonl:1: not JSON"):
+        read_manifest(tmp_path / "m.jsonl")
+    (tmp_path / "m.jsonl").write_text('{"id": "c"}\n')
+    with pytest.raises(ValueError, match="lacks audio"):
+        read_manifest(tmp_path / "m.jsonl")

@@ -43,12 +43,17 @@ def read_manifest(path: str | os.PathLike) -> list[dict]:
     if not path.is_file():
         raise FileNotFoundError(f"manifest {path} does not exist")
     records = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    raw = path.read_text(encoding="utf-8")
+    lines = raw.splitlines()
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
+            if n == len(lines) and not raw.endswith("\n"):  # torn last line of a crashed writer
+                logger.warning("%s: ignoring the incomplete last line %d", path, n)
+                break
             raise ValueError(f"{path}:{n}: not JSON ({e})") from e
         missing = [k for k in REQUIRED_KEYS if k not in rec]
         if missing:
