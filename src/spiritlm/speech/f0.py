@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import logging
 import sys
@@ -71,17 +72,23 @@ def _as_wav(wav) -> np.ndarray:
     return check_samples(wav, "audio for F0 extraction")
 
 
-def _install_torchaudio_stub() -> None:
+@contextlib.contextmanager
+def _torchaudio_stand_in():
     """torchfcpe imports `torchaudio.transforms.Resample` at import time, and only calls it for
     input rates other than 16 kHz, which we never pass. The real torchaudio does not load beside
-    torch 2.13, so when it cannot be imported we register a stand-in whose Resample refuses."""
-    if "torchaudio" in sys.modules:
+    torch 2.13, so while torchfcpe is imported a stand-in whose Resample refuses is registered; it is
+    removed afterwards so that nothing else (transformers checks for torchaudio) ever sees it."""
+    usable = False
+    if "torchaudio" in sys.modules or importlib.util.find_spec("torchaudio") is not None:
+        try:
+            importlib.import_module("torchaudio.transforms")
+            usable = True
+        except Exception:  # an ABI error from a broken install
+            sys.modules.pop("torchaudio", None)
+            sys.modules.pop("torchaudio.transforms", None)
+    if usable:
+        yield
         return
-    try:
-        importlib.import_module("torchaudio")
-        return
-    except Exception:  # missing, or an ABI error from a broken install
-        sys.modules.pop("torchaudio", None)
 
     class Resample:
         def __init__(self, *args, **kwargs) -> None:
@@ -91,8 +98,13 @@ def _install_torchaudio_stub() -> None:
     transforms = types.ModuleType("torchaudio.transforms")
     transforms.Resample = Resample
     stub.transforms = transforms
-    sys.modules["torchaudio"] = stub
-    sys.modules["torchaudio.transforms"] = transforms
+    sys.modules.update({"torchaudio": stub, "torchaudio.transforms": transforms})
+    try:
+        yield
+    finally:
+        for name, mod in (("torchaudio", stub), ("torchaudio.transforms", transforms)):
+            if sys.modules.get(name) is mod:
+                del sys.modules[name]
 
 
 class FcpeExtractor:
@@ -113,10 +125,11 @@ class FcpeExtractor:
     @property
     def model(self):
         if self._model is None:
-            _install_torchaudio_stub()
-            with contextlib.redirect_stdout(io.StringIO()):  # torchfcpe prints its own banners
+            with _torchaudio_stand_in(), contextlib.redirect_stdout(io.StringIO()):  # torchfcpe prints banners
                 from torchfcpe import spawn_bundled_infer_model
+                from torchfcpe.torch_interp import batch_interp_with_replacement_detach
 
+                self._interp = batch_interp_with_replacement_detach
                 self._model = spawn_bundled_infer_model(device=self.device)
         return self._model
 
@@ -124,9 +137,7 @@ class FcpeExtractor:
         import torch
         import torch.nn.functional as F
 
-        model = self.model  # installs the torchaudio stand-in before torchfcpe is imported
-        from torchfcpe.torch_interp import batch_interp_with_replacement_detach
-
+        model = self.model
         wav = _as_wav(wav)
         n_frames = len(wav) // self.hop_length + 1
         x = torch.from_numpy(wav)[None, :, None]  # [1, T, 1]
@@ -137,7 +148,7 @@ class FcpeExtractor:
                 logger.debug("no voiced frame in %d samples: f0 = 0", len(wav))
                 f0 = torch.zeros_like(f0)
             elif self.interpolate:
-                f0 = batch_interp_with_replacement_detach(uv[..., 0].bool(), f0[..., 0])[..., None]
+                f0 = self._interp(uv[..., 0].bool(), f0[..., 0])[..., None]
             f0 = f0.clamp(max=self.f0_max)
             f0 = F.interpolate(f0.transpose(1, 2), size=n_frames, mode="nearest")[0, 0]  # [T]
             uv = F.interpolate(uv.transpose(1, 2), size=n_frames, mode="nearest")[0, 0]  # [T]

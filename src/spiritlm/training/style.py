@@ -1,0 +1,195 @@
+"""Train a style classifier for the style tokenizer: `spiritlm train style`.
+
+Data: JSON lines with an `audio` path and a `style` label (the corpus manifest of
+`spiritlm.data.corpus` has both)::
+
+    {"audio": "wav/s000042/s000042-espeak-en-us-f3-happy.wav", "style": "happy", ...}
+
+The model is a small `Wav2Vec2ForSequenceClassification` trained from scratch, used exactly as the
+released style encoder is (`spiritlm.speech.style`): normalised audio -> wav2vec2 -> projector ->
+means over 50-frame (1 s) chunks -> classifier. Every one-second chunk of an utterance is trained
+to predict the utterance's label (cross-entropy averaged over chunks). Segments are
+`segment_seconds` long, cut at random from each file (short files are repeated to fill them).
+
+`out_dir/state.pt` (model, optimizer, step, history) is written every `checkpoint_every` steps and
+at the end, so a run resumes; `out_dir/style/` always holds the latest tokenizer (config.json with
+the label names + model.safetensors) for `StyleTokenizer.load`. Losses go to `out_dir/log.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from .vqvae import TrainResult, read_audio_manifest
+
+logger = logging.getLogger(__name__)
+
+# wav2vec2 sizes (hidden, layers, heads, ffn, conv width, projector); the conv strides are wav2vec2-base's
+STYLE_MODELS = {"tiny": (32, 2, 2, 64, 16, 16), "small": (128, 4, 4, 256, 64, 64)}
+
+
+@dataclass(frozen=True)
+class StyleTrainConfig:
+    manifest: str = ""
+    out_dir: str = "runs/style"
+    model: str = "small"  # a STYLE_MODELS name
+    steps: int = 1500
+    batch_size: int = 8
+    segment_seconds: float = 2.0
+    lr: float = 5e-4
+    log_every: int = 25
+    checkpoint_every: int = 250
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads for this run (0: leave as is); 1 is fastest for tiny models
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> StyleTrainConfig:
+        presets = {"tiny": cls(model="tiny", threads=1,
+                               steps=30, batch_size=4, segment_seconds=1.0, lr=2e-3, log_every=5,
+                               checkpoint_every=15),
+                   "mini": cls()}
+        if name not in presets:
+            raise ValueError(f"unknown style training preset {name!r}; valid: {', '.join(sorted(presets))}")
+        return replace(presets[name], **overrides)
+
+
+def style_model_config(name: str, labels: list[str]):
+    """A `Wav2Vec2Config` for a STYLE_MODELS size with the given label names."""
+    from transformers import Wav2Vec2Config
+
+    if name not in STYLE_MODELS:
+        raise ValueError(f"unknown style model {name!r}; valid: {', '.join(sorted(STYLE_MODELS))}")
+    hidden, layers, heads, ffn, conv, proj = STYLE_MODELS[name]
+    return Wav2Vec2Config(
+        hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, intermediate_size=ffn,
+        conv_dim=(conv,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
+        num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=4, feat_extract_norm="group",
+        do_stable_layer_norm=False, classifier_proj_size=proj, use_weighted_layer_sum=False,
+        num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={s: i for i, s in enumerate(labels)},
+        mask_time_prob=0.0, layerdrop=0.0,
+    )
+
+
+def _segment(wav: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    if len(wav) < n:
+        wav = np.resize(wav, n)  # repeat a short file to fill the segment
+    start = int(rng.integers(0, len(wav) - n + 1))
+    return wav[start:start + n]
+
+
+def _logits(model, x, pool_size: int):
+    from ..speech.style import pool_chunks
+
+    hidden = model.wav2vec2(x).last_hidden_state  # [B, T, H]
+    return model.classifier(pool_chunks(model.projector(hidden), pool_size))  # [B, n, C]
+
+
+def train_style(cfg: StyleTrainConfig) -> TrainResult:
+    """Train (or resume) as the module docstring says; returns the final step and the logged history."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train_style(cfg)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train_style(cfg: StyleTrainConfig) -> TrainResult:
+    import torch
+    import torch.nn.functional as F
+    from tqdm import tqdm
+    from transformers import Wav2Vec2ForSequenceClassification
+
+    from ..audio import load_audio
+    from ..speech.style import StyleConfig, StyleTokenizer, normalize_wav
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = read_audio_manifest(cfg.manifest, label_key="style")
+    labels = sorted({r["style"] for r in rows})
+    if len(labels) < 2:
+        raise ValueError(f"a style classifier needs at least two styles; the manifest has {labels}")
+    wavs = [load_audio(r["audio"]) for r in tqdm(rows, desc="audio", disable=len(rows) < 50)]
+    targets = np.array([labels.index(r["style"]) for r in rows])
+    torch.manual_seed(cfg.seed)
+    model = Wav2Vec2ForSequenceClassification(style_model_config(cfg.model, labels))
+    tok = StyleTokenizer(model, StyleConfig())
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    n = int(cfg.segment_seconds * 16000) + 80  # + 80 samples: whole 50-frame chunks
+    step, history = 0, []
+    state_path = out / "state.pt"
+    if state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if json.loads(state["labels"]) != labels:
+            raise ValueError(f"{state_path} was trained on styles {json.loads(state['labels'])}, not {labels}")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, history = int(state["step"]), json.loads(state["history"])
+        logger.info("resumed %s at step %d", out, step)
+    rng = np.random.default_rng([cfg.seed, step])
+
+    def save() -> None:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                    "history": json.dumps(history), "labels": json.dumps(labels)}, state_path)
+        tok.save_pretrained(out / "style")
+
+    bar = tqdm(total=cfg.steps, initial=step, desc="style", disable=cfg.steps < 50)
+    with open(out / "log.jsonl", "a") as log:
+        while step < cfg.steps:
+            idx = rng.integers(0, len(wavs), cfg.batch_size)
+            x = torch.from_numpy(np.stack([normalize_wav(_segment(wavs[i], n, rng)) for i in idx]))  # [B, n]
+            logits = _logits(model, x, tok.config.pool_size)  # [B, chunks, C]
+            y = torch.from_numpy(targets[idx]).long()[:, None].expand(-1, logits.shape[1])  # [B, chunks]
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                acc = float((logits.argmax(-1) == y).float().mean())
+                rec = {"step": step, "loss": float(loss.detach()), "accuracy": acc}
+                history.append(rec)
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{acc:.2f}")
+            if step % cfg.checkpoint_every == 0:
+                save()
+    bar.close()
+    model.eval()
+    save()
+    return TrainResult(steps=step, history=history, out_dir=out)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("style", help="train a style classifier (1 token/s) from {audio, style} JSON lines")
+    p.add_argument("manifest", help="JSON lines: {'audio': path, 'style': label} (the corpus manifest works)")
+    p.add_argument("--out", required=True, help="run folder (state.pt, log.jsonl, style/)")
+    p.add_argument("--preset", default="mini", help="training preset: tiny or mini (default mini)")
+    types = {"int": int, "float": float, "str": str}
+    for f in fields(StyleTrainConfig):
+        if f.name not in ("manifest", "out_dir") and f.type in types:
+            p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name)
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    names = {f.name for f in fields(StyleTrainConfig)} - {"manifest", "out_dir"}
+    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    cfg = StyleTrainConfig.preset(args.preset, manifest=args.manifest, out_dir=args.out, **overrides)
+    result = train_style(cfg)
+    first, last = (result.history[0], result.history[-1]) if result.history else ({}, {})
+    print(f"trained style classifier to step {result.steps}; loss {first.get('loss', float('nan')):.4f} -> "
+          f"{last.get('loss', float('nan')):.4f}, accuracy {last.get('accuracy', float('nan')):.2f}; "
+          f"tokenizer in {result.out_dir / 'style'}")
+    return 0

@@ -1,0 +1,294 @@
+"""Train the F0 VQ-VAE of the pitch tokenizer: `spiritlm train vqvae`.
+
+Data: JSON lines with an `audio` path (absolute or relative to the manifest's folder) and an optional
+`speaker`; the corpus manifest (`spiritlm.data.corpus.manifest`) has both, other fields are ignored::
+
+    {"audio": "wav/s000042/s000042-espeak-en-us-f3-happy.wav", "speaker": "espeak-en-us-f3", ...}
+
+1. Every file's F0 contour is extracted once (FCPE or pYAAPT, 200 Hz) and cached in `out_dir/f0.npz`.
+   With ``speaker_norm`` the per-speaker mean F0 over voiced frames is stored in the model config.
+2. The VQ-VAE input is exactly what the tokenizer feeds it (`PitchTokenizer.features`).
+3. Each step takes random segments of `segment_frames` frames and minimises
+   ``MSE(x̂, x) + commit_weight · ‖sg(z_q) − z‖²``. The encoder gets gradients through the
+   straight-through estimator; the codebook is **not** learned by gradient but as an exponential moving
+   average of the latents assigned to each code (decay ``vq.mu``, jukebox style), and a code used less
+   than once (EMA count < 1) is restarted on a random latent of the batch.
+
+`out_dir/state.pt` (model, optimizer, codebook EMA, step, RNG) is written every `checkpoint_every`
+steps and at the end, so a run resumes where it stopped; `out_dir/pitch/` always holds the latest
+tokenizer (safetensors + config.json) for `PitchTokenizer.load`. Losses go to `out_dir/log.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VQVAETrainConfig:
+    manifest: str = ""
+    out_dir: str = "runs/pitch_vqvae"
+    model: str = "spirit"  # a VQVAEConfig preset
+    features: str = "norm_f0_interp,vuv"
+    f0_method: str = "fcpe"
+    speaker_norm: bool = False
+    steps: int = 1500
+    batch_size: int = 16
+    segment_frames: int = 256  # 1.28 s at 200 Hz; a multiple of the VQ-VAE hop (16)
+    lr: float = 1e-3
+    commit_weight: float = 0.02
+    grad_clip: float = 1.0
+    log_every: int = 25
+    checkpoint_every: int = 250
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads for this run (0: leave as is); 1 is fastest for tiny models
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> VQVAETrainConfig:
+        presets = {"tiny": cls(model="tiny", threads=1,
+                               steps=40, batch_size=4, segment_frames=64, lr=3e-3, log_every=5,
+                               checkpoint_every=20),
+                   "mini": cls()}
+        if name not in presets:
+            raise ValueError(f"unknown vqvae training preset {name!r}; valid: {', '.join(sorted(presets))}")
+        return replace(presets[name], **overrides)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    steps: int
+    history: list[dict]
+    out_dir: Path
+
+
+def read_audio_manifest(path: str | os.PathLike, label_key: str | None = None) -> list[dict]:
+    """JSON lines -> [{"audio": absolute path, "speaker": str | None, [label_key]: str}], in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"manifest not found: {path}")
+    rows, lines = [], path.read_text().splitlines()
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            if i == len(lines):  # a torn last line from an interrupted writer
+                logger.warning("ignoring a torn last line of %s", path)
+                break
+            raise ValueError(f"{path}:{i}: not JSON ({e})") from e
+        audio = rec.get("audio") or rec.get("path") or rec.get("audio_path")
+        if not audio:
+            raise ValueError(f"{path}:{i}: no 'audio' path; keys are {sorted(rec)}")
+        row = {"audio": str((path.parent / audio) if not os.path.isabs(audio) else Path(audio)),
+               "speaker": None if rec.get("speaker") is None else str(rec["speaker"])}
+        if label_key is not None:
+            if rec.get(label_key) is None:
+                raise ValueError(f"{path}:{i}: no {label_key!r} label; keys are {sorted(rec)}")
+            row[label_key] = str(rec[label_key])
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"manifest {path} has no utterances")
+    return rows
+
+
+def _contours(rows: list[dict], cfg: VQVAETrainConfig, out: Path):
+    """F0 of every file, cached in out/f0.npz (keyed by audio path and method)."""
+    from tqdm import tqdm
+
+    from ..audio import load_audio
+    from ..speech.f0 import F0Contour, load_f0_extractor
+
+    cache = out / "f0.npz"
+    stored = dict(np.load(cache, allow_pickle=False)) if cache.is_file() else {}
+    extractor = load_f0_extractor(cfg.f0_method)
+    result = []
+    for row in tqdm(rows, desc=f"F0 ({cfg.f0_method})", disable=len(rows) < 20):
+        key = f"{cfg.f0_method}|{row['audio']}"
+        if key + "|f0" not in stored:
+            c = extractor.extract(load_audio(row["audio"]))
+            stored[key + "|f0"], stored[key + "|vuv"] = c.f0, c.vuv
+        result.append(F0Contour(f0=stored[key + "|f0"], vuv=stored[key + "|vuv"]))
+    np.savez(cache, **stored)
+    return result
+
+
+def speaker_means(rows: list[dict], contours) -> dict[str, float]:
+    """Mean F0 over the voiced frames of each speaker's files."""
+    sums: dict[str, list[float]] = {}
+    for row, c in zip(rows, contours):
+        if row["speaker"] is not None and (c.vuv > 0).any():
+            acc = sums.setdefault(row["speaker"], [0.0, 0.0])
+            acc[0] += float(c.f0[c.vuv > 0].sum())
+            acc[1] += float((c.vuv > 0).sum())
+    return {spk: s / n for spk, (s, n) in sums.items()}
+
+
+class CodebookEMA:
+    """Exponential moving averages of code usage and of the latents assigned to each code."""
+
+    def __init__(self, k, mu: float) -> None:
+        import torch
+
+        self.mu = mu
+        self.k_sum = k.detach().clone()
+        self.k_elem = torch.ones(k.shape[0])
+
+    def update(self, k, flat, codes, gen) -> float:
+        """k [K, D] (updated in place), flat [N, D] latents, codes [N]; returns the fraction of codes in use."""
+        import torch
+
+        with torch.no_grad():
+            onehot = torch.zeros(k.shape[0], flat.shape[0])
+            onehot.scatter_(0, codes.view(1, -1), 1.0)
+            self.k_sum = self.mu * self.k_sum + (1 - self.mu) * (onehot @ flat)
+            self.k_elem = self.mu * self.k_elem + (1 - self.mu) * onehot.sum(dim=1)
+            used = (self.k_elem >= 1.0).float().view(-1, 1)
+            restart = flat[torch.randint(flat.shape[0], (k.shape[0],), generator=gen)]
+            k.copy_(used * self.k_sum / self.k_elem.clamp(min=1e-6).view(-1, 1) + (1 - used) * restart)
+            return float(used.mean())
+
+    def state_dict(self) -> dict:
+        return {"k_sum": self.k_sum, "k_elem": self.k_elem}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.k_sum, self.k_elem = d["k_sum"], d["k_elem"]
+
+
+def _batch(features, cfg: VQVAETrainConfig, rng: np.random.Generator):
+    import torch
+
+    seg = cfg.segment_frames
+    rows = []
+    for i in rng.integers(0, len(features), cfg.batch_size):
+        x = features[i]  # [2, T]
+        if x.shape[-1] < seg:
+            x = torch.nn.functional.pad(x, (0, seg - x.shape[-1]))
+        start = int(rng.integers(0, x.shape[-1] - seg + 1))
+        rows.append(x[:, start:start + seg])
+    return torch.stack(rows)  # [B, 2, seg]
+
+
+def train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
+    """Train (or resume) as the module docstring says; returns the final step and the logged history."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train_vqvae(cfg)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
+    import torch
+    import torch.nn.functional as F
+    from tqdm import tqdm
+
+    from ..speech.pitch import PitchConfig, PitchTokenizer
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = read_audio_manifest(cfg.manifest)
+    contours = _contours(rows, cfg, out)
+    stats = speaker_means(rows, contours) if cfg.speaker_norm else {}
+    pcfg = PitchConfig.preset(cfg.model, features=cfg.features, f0_method=cfg.f0_method,
+                              speaker_norm=cfg.speaker_norm, speaker_stats=stats)
+    if cfg.segment_frames % pcfg.vqvae.hop:
+        raise ValueError(f"segment_frames {cfg.segment_frames} must be a multiple of the VQ-VAE hop {pcfg.vqvae.hop}")
+    torch.manual_seed(cfg.seed)
+    tok = PitchTokenizer(pcfg)
+    features = [tok.features(c, row["speaker"])[0] for c, row in zip(contours, rows)]  # each [2, T]
+    model = tok.model.train()
+    codebook = model.vq.level_blocks[0].k
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    ema, step, history = None, 0, []
+    state_path = out / "state.pt"
+    if state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        ema = CodebookEMA(codebook, pcfg.vqvae.vq.mu)
+        ema.load_state_dict(state["ema"])
+        step, history = int(state["step"]), json.loads(state["history"])
+        gen.set_state(state["gen"])
+        rng = np.random.default_rng([cfg.seed, step])
+        logger.info("resumed %s at step %d", out, step)
+
+    def save() -> None:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state_dict(),
+                    "step": step, "history": json.dumps(history), "gen": gen.get_state()}, state_path)
+        tok.save_pretrained(out / "pitch")
+
+    fixed = _batch(features, replace(cfg, batch_size=max(8, cfg.batch_size)), np.random.default_rng(cfg.seed + 1))
+    bar = tqdm(total=cfg.steps, initial=step, desc="vqvae", disable=cfg.steps < 50)
+    with open(out / "log.jsonl", "a") as log:
+        while step < cfg.steps:
+            x = _batch(features, cfg, rng)  # [B, 2, seg]
+            if ema is None:  # first step: the codebook starts on random latents of the data
+                with torch.no_grad():
+                    flat = model.vq.level_blocks[0].flatten(model.encoder(x, levels=1)[0])
+                    codebook.copy_(flat[torch.randint(flat.shape[0], (codebook.shape[0],), generator=gen)])
+                ema = CodebookEMA(codebook, pcfg.vqvae.vq.mu)
+            res = model(x)
+            recon = F.mse_loss(res.reconstruction, x)
+            loss = recon + cfg.commit_weight * res.commit_loss
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            flat = model.vq.level_blocks[0].flatten(res.latents[0].detach())
+            usage = ema.update(codebook, flat, res.codes[0].reshape(-1), gen)
+            step += 1
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                with torch.no_grad():
+                    held = F.mse_loss(model(fixed).reconstruction, fixed)
+                rec = {"step": step, "loss": float(loss.detach()), "recon": float(recon.detach()),
+                       "commit": float(res.commit_loss.detach()), "usage": usage, "eval_recon": float(held)}
+                history.append(rec)
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                bar.set_postfix(recon=f"{float(held):.3f}", usage=f"{usage:.2f}")
+            if step % cfg.checkpoint_every == 0:
+                save()
+    bar.close()
+    model.eval()
+    save()
+    return TrainResult(steps=step, history=history, out_dir=out)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("vqvae", help="train the F0 VQ-VAE of the pitch tokenizer on the audio of a manifest")
+    p.add_argument("manifest", help="JSON lines: {'audio': path, ['speaker': name]} (the corpus manifest works)")
+    p.add_argument("--out", required=True, help="run folder (state.pt, log.jsonl, f0.npz, pitch/)")
+    p.add_argument("--preset", default="mini", help="training preset: tiny or mini (default mini)")
+    types = {"int": int, "float": float, "str": str}
+    for f in fields(VQVAETrainConfig):
+        if f.name not in ("manifest", "out_dir") and f.type in types:
+            p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name)
+    p.add_argument("--speaker-norm", action="store_true", default=None, help="normalise F0 by speaker means")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    names = {f.name for f in fields(VQVAETrainConfig)} - {"manifest", "out_dir"}
+    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    cfg = VQVAETrainConfig.preset(args.preset, manifest=args.manifest, out_dir=args.out, **overrides)
+    result = train_vqvae(cfg)
+    first, last = (result.history[0], result.history[-1]) if result.history else ({}, {})
+    print(f"trained F0 VQ-VAE to step {result.steps}; held-out recon {first.get('eval_recon', float('nan')):.4f} -> "
+          f"{last.get('eval_recon', float('nan')):.4f}; tokenizer in {result.out_dir / 'pitch'}")
+    return 0

@@ -1,0 +1,55 @@
+"""`spiritlm train style`: a tiny wav2vec2 style classifier learns two synthetic styles (low / high
+pitch) from {audio, style} lines, resumes, and loads by folder through `StyleTokenizer.load`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from spiritlm.audio import load_audio
+from spiritlm.cli import main
+from spiritlm.speech.style import StyleTokenizer
+from spiritlm.training.style import StyleTrainConfig, style_model_config, train_style
+
+_spec = importlib.util.spec_from_file_location("pitch_training", Path(__file__).with_name("test_pitch_training.py"))
+_mod = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_mod)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> Path:
+    return _mod.synthetic_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def test_train_resume_and_load(tmp_path, manifest):
+    out = str(tmp_path / "run")
+    train_style(StyleTrainConfig.preset("tiny", manifest=str(manifest), out_dir=out, steps=15))
+    result = train_style(StyleTrainConfig.preset("tiny", manifest=str(manifest), out_dir=out, steps=40))
+    assert result.steps == 40 and [h["step"] for h in result.history] == list(range(5, 41, 5))
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < 0.5 * losses[0], losses
+    tok = StyleTokenizer.load(tmp_path / "run" / "style")
+    assert tok.labels == ["high", "low"]
+    units = [tok.encode(load_audio(manifest.parent / f"u{i}.wav")).tolist() for i in range(4)]
+    assert units == [[1, 1], [0, 0], [1, 1], [0, 0]]
+
+
+def test_bad_configs(tmp_path, manifest):
+    with pytest.raises(ValueError, match="valid: small, tiny"):
+        style_model_config("huge", ["a", "b"])
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"audio": "%s", "style": "x"}\n' % (manifest.parent / "u0.wav"))
+    with pytest.raises(ValueError, match="at least two styles"):
+        train_style(StyleTrainConfig.preset("tiny", manifest=str(one), out_dir=str(tmp_path / "r")))
+    nolabel = tmp_path / "nolabel.jsonl"
+    nolabel.write_text('{"audio": "u0.wav"}\n')
+    with pytest.raises(ValueError, match="no 'style' label"):
+        train_style(StyleTrainConfig.preset("tiny", manifest=str(nolabel), out_dir=str(tmp_path / "r")))
+
+
+def test_cli(tmp_path, manifest, capsys):
+    rc = main(["train", "style", str(manifest), "--out", str(tmp_path / "cli"), "--preset", "tiny", "--steps", "3"])
+    assert rc == 0 and "trained style classifier to step 3" in capsys.readouterr().out
+    assert (tmp_path / "cli" / "style" / "model.safetensors").is_file()
