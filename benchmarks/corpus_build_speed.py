@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import shutil
 import time
 
@@ -50,9 +51,9 @@ def main() -> None:
         print(f"baseline {name:9s}: {engine_speed(name, texts):7.1f}x real time (1 process)")
 
     shutil.rmtree(args.out, ignore_errors=True)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
     res = build_corpus(cfg, args.out, sentences=sentences, progress=True)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     speed = res.hours / (wall / 3600)  # hours of audio per wall-clock hour
     summ = summarize(res.manifest)
     per_engine = {k: f"{t.hours:.2f} h" for k, t in summ.by["engine"].items()}
@@ -60,7 +61,17 @@ def main() -> None:
     print(f"build: {res.hours:.3f} h of audio ({res.records} utterances, {res.skipped} skipped) in {wall:.0f} s "
           f"on {args.workers} workers; per engine {per_engine}")
     print(f"speed: {speed:.1f} hours of audio per wall-clock hour ({speed:.1f}x real time)")
-    print(f"extrapolated 30-hour build: {30 / speed * 60 + t_text / 60:.1f} min")
+    print(f"extrapolated 30-hour build: {30 / speed * 60 + t_text / 60:.1f} min wall-clock at this speed")
+    cpu_speed = res.hours / (cpu / args.workers / 3600)  # if the workers had their cores to themselves
+    print(f"CPU time: {cpu:.0f} s (workers + engine subprocesses) = {res.hours * 3600 / cpu:.1f} s audio per CPU "
+          f"second; on {args.workers} dedicated cores: {cpu_speed:.1f} hours of audio per hour, a 30-hour build "
+          f"in {30 / cpu_speed * 60 + t_text / 60:.1f} min")
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and of all its finished children (workers, flite, festival)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 if __name__ == "__main__":

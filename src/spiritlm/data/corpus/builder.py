@@ -53,7 +53,7 @@ class BuildConfig:
     test_fraction: float = 0.05
     held_out_speakers: tuple[str, ...] = ("espeak-en-029-m7", "flite-rms", "festival-ked-diphone")
     engine_weights: dict[str, float] = field(default_factory=lambda: {"espeak": 1.0, "flite": 1.0,
-                                                                      "festival": 0.6, "piper": 0.25})
+                                                                      "festival": 0.4, "piper": 0.2})
     voices_per_sentence: int = 1
     workers: int = 2
 

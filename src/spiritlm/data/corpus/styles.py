@@ -38,7 +38,7 @@ STYLES: dict[str, Style] = {s.name: s for s in (
     Style("whisper", rate=0.95, volume=1.0, whisper=True),
     Style("fast", rate=1.45),
     Style("slow", rate=0.7),
-    Style("loud", volume=1.7, range=1.2),
+    Style("loud", volume=1.7),
 )}
 EMOTIONS = ("neutral", "happy", "sad", "angry")
 
