@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-DATA_MODULES: list[str] = ["spiritlm.data.unit_cache", "spiritlm.data.corpus.cli"]  # each has register(subparsers)
+# each module has register(subparsers)
+DATA_MODULES: list[str] = ["spiritlm.data.unit_cache", "spiritlm.data.corpus.cli", "spiritlm.lm.convert"]
 
 
 def register(sub) -> None:
