@@ -80,3 +80,15 @@ def test_missing_weights_are_refused(base_copy):
     torch.save(state, base_copy / "pytorch_model.bin")
     with pytest.raises(ValueError, match=r"missing \['model.layers.1.mlp.up_proj.weight'\]"):
         load_lm(base_copy)
+
+
+def test_manifest_round_trip_and_damage(base_copy):
+    from spiritlm.checkpoints import verify_manifest, write_manifest
+
+    write_manifest(base_copy)
+    assert verify_manifest(base_copy) == 6
+    with open(base_copy / "config.json", "a") as f:
+        f.write(" ")
+    (base_copy / "tokenizer.model").unlink()
+    with pytest.raises(ValueError, match=r"config.json \(sha256 differs\), tokenizer.model \(missing\)"):
+        verify_manifest(base_copy)

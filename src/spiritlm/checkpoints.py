@@ -52,3 +52,46 @@ def resolve_lm_dir(name_or_path: str | os.PathLike) -> Path:
 def speech_dir(component: str, root: str | os.PathLike | None = None) -> Path:
     """`<root>/speech_tokenizer/<component>` (e.g. "hubert_25hz", "hifigan_spiritlm_base")."""
     return Path(root or checkpoints_root()) / "speech_tokenizer" / component
+
+
+MANIFEST = "SHA256SUMS"
+"""A bundle's manifest: `<sha256>  <relative path>` per file, as `sha256sum` writes it."""
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_manifest(folder: str | os.PathLike) -> Path:
+    """Hash every file below `folder` (except the manifest) into `folder/SHA256SUMS`."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    lines = [f"{_sha256(p)}  {p.relative_to(folder).as_posix()}" for p in files]
+    (folder / MANIFEST).write_text("\n".join(lines) + "\n")
+    return folder / MANIFEST
+
+
+def verify_manifest(folder: str | os.PathLike) -> int:
+    """Check `folder/SHA256SUMS`; returns the number of files checked, raises naming every bad file."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{folder} has no {MANIFEST} manifest")
+    bad = []
+    lines = [line for line in manifest.read_text().splitlines() if line.strip()]
+    for line in lines:
+        digest, _, rel = line.partition("  ")
+        path = folder / rel
+        if not path.is_file():
+            bad.append(f"{rel} (missing)")
+        elif _sha256(path) != digest:
+            bad.append(f"{rel} (sha256 differs)")
+    if bad:
+        raise ValueError(f"checkpoint bundle {folder} is damaged: " + ", ".join(bad))
+    return len(lines)

@@ -54,13 +54,19 @@ class SpiritLM:
         self._encoder = speech_encoder
         self._vocoder = vocoder
         self._speech_loader = speech_loader
+        self._speech_error: str | None = None
         self._masks: dict[tuple, object] = {}
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | None = None, dtype=None,
                         speech_encoder: SpeechEncoder | None = None, vocoder: Vocoder | None = None,
                         speech_loader: SpeechLoader | None = None) -> SpiritLM:
-        return cls(load_lm(name_or_path, device, dtype), speech_encoder, vocoder, speech_loader)
+        """Load an LM checkpoint. The speech tokenizer and vocoder of its checkpoints root (see
+        `speech_loader.py`) load on first use unless given here."""
+        from .speech_loader import default_speech_loader
+
+        return cls(load_lm(name_or_path, device, dtype), speech_encoder, vocoder,
+                   speech_loader or default_speech_loader(device=str(device or "cpu")))
 
     # ------------------------------------------------------------------ components
     @property
@@ -87,17 +93,25 @@ class SpiritLM:
         if self._speech_loader is None:
             return
         loader, self._speech_loader = self._speech_loader, None
-        encoder, vocoder = loader(self.lm)
+        try:
+            encoder, vocoder = loader(self.lm)
+        except FileNotFoundError as e:
+            self._speech_error = str(e)
+            return
         self._encoder = self._encoder or encoder
         self._vocoder = self._vocoder or vocoder
+
+    def _missing(self, what: str, hint: str) -> ValueError:
+        reason = f" ({self._speech_error})" if self._speech_error else ""
+        return ValueError(f"this model has no {what} loaded{reason}: {hint}")
 
     @property
     def speech_encoder(self) -> SpeechEncoder:
         if self._encoder is None:
             self._load_speech()
         if self._encoder is None:
-            raise ValueError("this model has no speech encoder loaded: pass speech_encoder=... (or speech inputs as "
-                             "SpeechUnits / token strings such as '[Hu12][Hu7]')")
+            raise self._missing("speech encoder", "pass speech_encoder=..., or give speech inputs as SpeechUnits or "
+                                "token strings such as '[Hu12][Hu7]'")
         return self._encoder
 
     @property
@@ -105,8 +119,7 @@ class SpiritLM:
         if self._vocoder is None:
             self._load_speech()
         if self._vocoder is None:
-            raise ValueError("this model has no vocoder loaded: pass vocoder=..., or synthesize=False to get "
-                             "speech outputs as units only")
+            raise self._missing("vocoder", "pass vocoder=..., or synthesize=False to get speech outputs as units only")
         return self._vocoder
 
     # ------------------------------------------------------------------ speech inputs

@@ -21,6 +21,7 @@ import os
 from enum import Enum
 
 from ..generation.pipeline import SpiritLM
+from ..generation.speech_loader import LazyVocoder, official_speech_tokenizer
 from ..generation.types import (
     ContentType,
     GenerationInput,
@@ -45,15 +46,6 @@ class SpiritlmVariants(Enum):
     EXPRESSIVIE_7B = "spirit-lm-expressive-7b"  # the official (misspelled) name, an alias
 
 
-def _official_speech_loader(speech_tokenizer_kwargs: dict):
-    def load(lm):
-        from ..speech_tokenizer import load_speech_components
-
-        return load_speech_components(lm, **speech_tokenizer_kwargs)
-
-    return load
-
-
 class Spiritlm:
     """Official-style wrapper: `Spiritlm(name, **speech_tokenizer_kwargs)`; any checkpoint folder works."""
 
@@ -61,16 +53,24 @@ class Spiritlm:
     SPEECH_PROMPT_PREFIX = SPEECH_MARKER
 
     def __init__(self, name: str | os.PathLike, device: str | None = None, **speech_tokenizer_kwargs):
-        self._spirit = SpiritLM.from_pretrained(name, device=device,
-                                                speech_loader=_official_speech_loader(speech_tokenizer_kwargs))
+        self._official_tokenizer = None
+        self._speech_kwargs = speech_tokenizer_kwargs
+        self._spirit = SpiritLM.from_pretrained(name, device=device, speech_loader=self._load_speech)
         self.model = self._spirit.model
         self.tokenizer = self._spirit.tokenizer
         self.device = self._spirit.device
         self.is_expressive_model = self._spirit.is_expressive
 
+    def _load_speech(self, lm):
+        self._official_tokenizer = official_speech_tokenizer(lm, **self._speech_kwargs)
+        return self._official_tokenizer.tokenizer, LazyVocoder(self._official_tokenizer)
+
     @property
     def speech_tokenizer(self):
-        return self._spirit.speech_encoder
+        """The official-style speech tokenizer object (encode_units, encode_string, decode, ...)."""
+        if self._official_tokenizer is None:
+            self._spirit.speech_encoder  # loads it, or raises naming what is missing  # noqa: B018
+        return self._official_tokenizer
 
     def _build_prompt(self, generation_inputs: list[GenerationInput], output_modality: OutputModality) -> str:
         return self._spirit.build_prompt(generation_inputs, OutputModality.parse(output_modality)).text
