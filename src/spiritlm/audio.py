@@ -43,7 +43,7 @@ def _int_to_float(arr: np.ndarray) -> np.ndarray:
 
 def to_mono(wav: np.ndarray, channel: int | None = None) -> np.ndarray:
     """[T] or [C, T] / [T, C] -> [T]. Several channels are averaged unless `channel` is given."""
-    wav = np.squeeze(wav)
+    wav = np.atleast_1d(np.squeeze(wav))  # a 1-sample input stays 1-D
     if wav.ndim == 1:
         if channel not in (None, 0):
             raise AudioError(f"channel {channel} requested but the audio is mono")

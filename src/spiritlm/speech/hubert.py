@@ -109,7 +109,6 @@ class HubertFeatures(nn.Module):
         return torch.where(lengths >= k, torch.div(lengths - k, s, rounding_mode="floor") + 1,
                            torch.zeros_like(lengths))
 
-    @torch.inference_mode()
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """wav [B, T] float32 (zero-padded), lengths [B] -> (features [B, F, D], frame lengths [B])."""
         if wav.ndim == 1:

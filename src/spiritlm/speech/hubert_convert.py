@@ -190,7 +190,7 @@ HUBERT_PRESETS: dict[str, HubertSpec] = {
 
 def hubert_preset(name: str) -> HubertSpec:
     if name not in HUBERT_PRESETS:
-        raise ValueError(f"unknown HuBERT preset {name!r}; valid: {sorted(HUBERT_PRESETS)}")
+        raise ValueError(f"unknown HuBERT preset {name!r}; valid: {', '.join(sorted(HUBERT_PRESETS))}")
     return HUBERT_PRESETS[name]
 
 

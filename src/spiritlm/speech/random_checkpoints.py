@@ -52,6 +52,11 @@ def randomize_(module: torch.nn.Module, seed: int, scale: float = 0.1, attn_scal
 def random_hubert(spec: HubertSpec, seed: int = 0) -> HubertFeatures:
     model = HubertFeatures(spec, layer=None)
     randomize_(model.model, seed)
+    if not spec.has_post_proj:  # fairseq has no projection here: keep HF's one an identity
+        proj = model.model.feature_projection.projection
+        with torch.no_grad():
+            proj.weight.copy_(torch.eye(spec.embed_dim))
+            proj.bias.zero_()
     return model
 
 

@@ -116,12 +116,22 @@ class SpeechTokenizer:
                            1000 * self.min_chunk / self.sample_rate)
         return out
 
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices grouped longest first; a batch closes when full or when padding would exceed 25%."""
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        batches: list[list[int]] = []
+        for i in order:
+            if batches and len(batches[-1]) < self.batch_size and lengths[i] >= 0.75 * lengths[batches[-1][0]]:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        return batches
+
+    @torch.inference_mode()
     def hubert_units(self, chunks: Sequence[np.ndarray]) -> list[np.ndarray]:
         """HuBERT units of each chunk, computed in padded batches of similar lengths."""
-        order = sorted(range(len(chunks)), key=lambda i: -len(chunks[i]))
         out: list[np.ndarray | None] = [None] * len(chunks)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for idx in self._batches([len(c) for c in chunks]):
             lengths = torch.tensor([len(chunks[i]) for i in idx])
             batch = torch.zeros(len(idx), int(lengths.max()))  # [B, T]
             for row, i in enumerate(idx):

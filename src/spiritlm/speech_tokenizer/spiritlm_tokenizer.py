@@ -148,6 +148,7 @@ class HubertTokenizer:
     def quantizer_model(self):
         return self.tokenizer.quantizer
 
+    @torch.inference_mode()
     def __call__(self, x, dense: bool = False) -> torch.Tensor:
         chunks = self.tokenizer.chunks(self.tokenizer.load(x))
         if dense:
