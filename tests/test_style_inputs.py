@@ -54,3 +54,9 @@ def test_empty_and_nonfinite(tok):
 def test_long_input_is_chunked_per_100_s(tok):
     wav = (0.1 * np.sin(np.arange(1_600_000 + 16000) / 9.0)).astype(np.float32)
     assert tok.encode(wav).shape == (101,)
+
+
+@pytest.mark.slow
+def test_ten_minute_file(tok):
+    wav = (0.1 * np.sin(np.arange(600 * 16000) / 9.0)).astype(np.float32)
+    assert tok.encode(wav).shape == (600,)

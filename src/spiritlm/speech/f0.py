@@ -10,7 +10,9 @@ Two extractors give it:
   stretched to ``len(wav) // 80 + 1`` frames by nearest-neighbour interpolation.
 * **pYAAPT** (`amfm-decompy`; what the paper trained the VQ-VAE with): peak-normalised audio
   (x / max|x| * 0.95), trimmed to a multiple of the hop, padded by 10 ms each side, 20 ms frames
-  every 5 ms; zero (unvoiced) frames linearly interpolated from the voiced ones.
+  every 5 ms; zero (unvoiced) frames linearly interpolated from the voiced ones. It gives
+  ``len(wav) // 80`` frames, one fewer than FCPE; both give the same number of pitch codes (÷16)
+  except when ``len(wav) // 80 + 1`` is a multiple of 16.
 
 Both return an `F0Contour`: ``f0`` in Hz (interpolated through unvoiced frames unless
 ``interpolate=False``) and ``vuv`` (1.0 voiced, 0.0 unvoiced), each ``[T]`` float32::
@@ -209,7 +211,7 @@ class YaaptExtractor:
         return F0Contour(f0=f0, vuv=np.asarray(pitch.vuv, dtype=np.float32))
 
     def _frame_count(self, n_samples: int) -> int:
-        return n_samples // self.hop_length + (1 if self.hop_length == 80 else 0)
+        return n_samples // self.hop_length  # what pYAAPT returns for the padded signal
 
 
 def load_f0_extractor(method: str = "fcpe", hop_length: int = HOP_LENGTH, interpolate: bool = True,
