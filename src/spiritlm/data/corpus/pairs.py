@@ -184,14 +184,17 @@ TEMPLATES = (_agreement, _agreement_attractor, _determiner, _reflexive, _partici
 
 def syntactic_pairs(n: int, seed: int) -> list[tuple[str, str, str]]:
     """n distinct (category, grammatical, ungrammatical) sentence pairs, cycling through the templates."""
-    rng, out, seen = random.Random(seed), [], set()
-    for attempt in range(50 * n):
+    rng, out, seen, stale, attempt = random.Random(seed), [], set(), 0, 0
+    while len(out) < n and stale < 2000:  # 2000 draws without a new sentence: the templates are exhausted
         cat, good, bad = TEMPLATES[attempt % len(TEMPLATES)](rng)
+        attempt += 1
+        stale += 1
         if good not in seen:
             seen.add(good)
             out.append((cat, good, bad))
-        if len(out) == n:
-            return out
+            stale = 0
+    if len(out) == n:
+        return out
     raise ValueError(f"the templates make only {len(out)} distinct pairs, {n} requested")
 
 

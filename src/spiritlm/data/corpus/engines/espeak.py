@@ -84,7 +84,6 @@ class EspeakEngine:
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int, str]] = []  # (text_position, sample, phone)
         self._callback = _CALLBACK(self._on_audio)  # keep a reference: ctypes callbacks are garbage-collected
-        self._lib.espeak_SetSynthCallback(self._callback)
 
     @staticmethod
     def available() -> bool:
@@ -125,6 +124,7 @@ class EspeakEngine:
             self._lib.espeak_SetParameter(key, int(np.clip(round(value), lo, hi)), 0)
 
     def synthesize(self, text: str, voice: Voice, style: Style) -> Synthesis:
+        self._lib.espeak_SetSynthCallback(self._callback)  # the library has one callback; another engine may own it
         self._set_voice(voice, style)
         self._chunks, self._events = [], []
         data = text.encode("utf-8")
