@@ -48,7 +48,7 @@ def test_manifest_reader(tmp_path, manifest):
     assert len(read_audio_manifest(torn)) == 1
 
 
-def test_train_resume_and_load(tmp_path, manifest):
+def test_train_resume_and_load(tmp_path, manifest, monkeypatch):
     cfg = VQVAETrainConfig.preset("tiny", manifest=str(manifest), out_dir=str(tmp_path / "run"), steps=20,
                                   speaker_norm=True)
     first = train_vqvae(cfg)
@@ -58,7 +58,10 @@ def test_train_resume_and_load(tmp_path, manifest):
     assert result.steps == 50 and [h["step"] for h in result.history] == list(range(5, 51, 5))
     losses = [h["eval_recon"] for h in result.history]
     assert np.mean(losses[-3:]) < 0.5 * losses[0], losses
-    tok = PitchTokenizer.load(tmp_path / "run" / "pitch")
+    monkeypatch.setenv("SPIRITLM_CHECKPOINTS_DIR", str(tmp_path))
+    (tmp_path / "speech_tokenizer").mkdir()
+    (tmp_path / "run" / "pitch").rename(tmp_path / "speech_tokenizer" / "my_pitch")
+    tok = PitchTokenizer.load("my_pitch")  # by name, under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/
     assert set(tok.config.speaker_stats) == {"s0", "s1"}
     assert 90 < tok.config.speaker_stats["s0"] < 130 and 190 < tok.config.speaker_stats["s1"] < 250
     codes = tok.encode(load_audio(manifest.parent / "u0.wav"))

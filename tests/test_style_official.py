@@ -76,3 +76,20 @@ def test_missing_folder_names_the_formats(tmp_path):
         StyleTokenizer.load(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="no checkpoint folder"):
         StyleTokenizer.load(tmp_path / "nope")
+
+
+def test_legacy_weight_norm_keys_and_extra_buffer_load(official_dir, tmp_path, wav):
+    """Older transformers saved the positional conv as weight_g / weight_v, and the official class
+    adds a `_float_tensor` buffer: both forms load to the same model."""
+    import shutil
+
+    folder = tmp_path / "legacy"
+    shutil.copytree(official_dir, folder)
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    legacy = {k.replace("parametrizations.weight.original0", "weight_g")
+               .replace("parametrizations.weight.original1", "weight_v"): v for k, v in state.items()}
+    assert any(k.endswith("weight_g") for k in legacy)
+    torch.save({**legacy, "_float_tensor": torch.zeros(1)}, folder / "pytorch_model.bin")
+    out = StyleTokenizer.load(folder).forward_chunk(wav)
+    assert out.units.tolist() == GOLDEN["units"]
+    np.testing.assert_allclose(out.logits.numpy(), GOLDEN["logits"], atol=1e-4, rtol=1e-4)
