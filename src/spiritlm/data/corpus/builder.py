@@ -25,7 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ...audio import write_audio
+from ...audio import AudioError, write_audio
 from .engines import ENGINES, engine_class, find_engines, make_engine
 from .engines.base import EngineError
 from .manifest import ManifestWriter, Utterance, read_manifest
@@ -103,7 +103,7 @@ def _synthesize(job: Job, out_dir: str) -> Utterance | str:
     try:
         engine = _ENGINES.get(job.voice.engine) or _ENGINES.setdefault(job.voice.engine, make_engine(job.voice.engine))
         syn = engine.synthesize(job.sentence.text, job.voice, get_style(job.style))
-    except EngineError as e:
+    except (EngineError, AudioError) as e:
         return f"{job.id}: {e}"
     rel = f"wav/{job.sentence.id[1:3]}/{job.id}.wav"
     write_audio(Path(out_dir) / rel, syn.wav)  # OSError (disk full) propagates and stops the build

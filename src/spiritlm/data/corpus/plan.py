@@ -48,11 +48,7 @@ def _pick_voice(rng: random.Random, voices: list[Voice], weights: dict[str, floa
     return rng.choices(voices, weights=w)[0]
 
 
-def _pick_style(rng: random.Random, engine, voice: str, styles: tuple[str, ...], sentiment: Sentiment,
-                expresso: bool) -> str:
-    if expresso:
-        name = style_for_sentiment(sentiment.label, sentiment.compound)
-        return name if engine.supports(get_style(name), voice) else "neutral"
+def _pick_style(rng: random.Random, engine, voice: str, styles: tuple[str, ...]) -> str:
     ok = [s for s in styles if engine.supports(get_style(s), voice)] or ["neutral"]
     return rng.choices(ok, weights=[2.0 if s == "neutral" else 1.0 for s in ok])[0]
 
@@ -69,9 +65,16 @@ def plan_jobs(sentences: list[Sentence], voices: list[Voice], engines: dict, sen
         for sent in sentences:
             rng = random.Random(f"{seed}-{sent.id}-{k}")
             split = split_of(sent.id, valid, test)
-            voice = _pick_voice(rng, voices if split != "train" else seen_voices, engine_weights)
+            pool = voices if split != "train" else seen_voices
             senti = sentiment(sent.text)
             expresso = rng.random() < expresso_fraction
-            style = _pick_style(rng, engines[voice.engine], voice.name, styles, senti, expresso)
+            if expresso:  # the style follows the sentiment; only voices that can render it
+                style = style_for_sentiment(senti.label, senti.compound)
+                able = [v for v in pool if engines[v.engine].supports(get_style(style), v.name)]
+                voice = _pick_voice(rng, able or pool, engine_weights)
+                style = style if able else "neutral"
+            else:
+                voice = _pick_voice(rng, pool, engine_weights)
+                style = _pick_style(rng, engines[voice.engine], voice.name, styles)
             yield Job(f"{sent.id}-{voice.speaker}-{style}" + (f"-{k}" if k else ""), sent, voice, style, split,
                       senti, expresso)

@@ -43,7 +43,8 @@ class FestivalEngine:
     def __init__(self) -> None:
         if not self.available():
             raise EngineError("festival is not installed (apt-get install festival festvox-kallpc16k ...)")
-        self._tmp = Path(tempfile.mkdtemp(prefix="spiritlm-festival-"))
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="spiritlm-festival-")  # removed with the engine
+        self._tmp = Path(self._tmpdir.name)
 
     @staticmethod
     def available() -> bool:

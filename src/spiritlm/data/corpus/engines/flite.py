@@ -53,7 +53,8 @@ class FliteEngine:
     def __init__(self) -> None:
         if not self.available():
             raise EngineError("flite is not installed (apt-get install flite)")
-        self._tmp = Path(tempfile.mkdtemp(prefix="spiritlm-flite-"))
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="spiritlm-flite-")  # removed with the engine
+        self._tmp = Path(self._tmpdir.name)
 
     @staticmethod
     def available() -> bool:
