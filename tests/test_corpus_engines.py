@@ -91,3 +91,16 @@ def test_espeak_unknown_voice_is_engine_error():
     eng = make_engine("espeak")
     with pytest.raises(EngineError, match="no voice"):
         eng.synthesize("Hello there.", Voice("espeak", "xx-nonexistent", "espeak-xx"), get_style("neutral"))
+
+
+def test_festival_recovers_from_a_dead_interpreter():
+    eng = make_engine("festival")
+    voice = eng.voices()[0]
+    first = eng.synthesize("One two three four.", voice, get_style("neutral"))
+    eng._session.proc.kill()
+    eng._session.proc.wait()
+    with pytest.raises(EngineError, match="festival exited"):
+        eng.synthesize("One two three four.", voice, get_style("neutral"))
+    again = eng.synthesize("One two three four.", voice, get_style("neutral"))
+    assert again.words == first.words and np.array_equal(again.wav, first.wav)
+    eng.close()

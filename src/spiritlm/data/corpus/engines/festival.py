@@ -1,8 +1,13 @@
-"""Festival 2.5 through a Scheme script (`festival -b`): two diphone voices and one HTS voice.
+"""Festival 2.5 driven through its Scheme interpreter: two diphone voices and one HTS voice.
 
 After `utt.synth`, festival's utterance structure holds a Word relation and a Segment relation; the
 features `word_start` / `word_end` and `segment_start` / `end` are the times in the audio it saved. We
-print them from the same script that saves the wav, so timings and audio come from one synthesis.
+print them from the same commands that save the wav, so timings and audio come from one synthesis.
+
+Starting festival and loading a voice costs ~0.4 s, ten times the synthesis of a sentence, so one
+`festival --pipe` process is kept per engine and fed commands. Its stdout is a pseudo-terminal: on a
+plain pipe festival buffers its output and an answer would never arrive. Each batch of commands ends by
+printing a marker line; a timeout or a dead process raises `EngineError` and the next call restarts it.
 
 Prosody: `Duration_Stretch` (1 / rate) and the linear-regression intonation targets
 (`int_lr_params`: target F0 mean and spread) for the diphone voices. The HTS voice ignores both, so it
@@ -11,6 +16,8 @@ only renders neutral and loudness styles.
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -25,8 +32,8 @@ from .base import EngineError, Synthesis, Voice, finish, speaker_id
 VOICES = {"kal_diphone": ("kal-diphone", 105.0, 14.0, True), "ked_diphone": ("ked-diphone", 105.0, 15.0, True),
           "cmu_us_slt_arctic_hts": ("slt-hts", 170.0, 25.0, False)}
 _TIMEOUT = 120
-_SCRIPT = """(voice_{voice})
-{prosody}
+_DONE = "@@SPIRITLM-DONE@@"
+_SCRIPT = """{prosody}
 (set! utt (Utterance Text "{text}"))
 (utt.synth utt)
 (utt.save.wave utt "{wav}" 'riff)
@@ -37,6 +44,55 @@ _SCRIPT = """(voice_{voice})
 """
 
 
+class FestivalSession:
+    """One long-running festival interpreter; `run(commands)` returns what they print."""
+
+    def __init__(self) -> None:
+        import pty
+        import termios
+
+        master, slave = pty.openpty()
+        attrs = termios.tcgetattr(slave)
+        attrs[3] &= ~termios.ECHO  # do not echo our commands back
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        try:
+            self.proc = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, stdout=slave, stderr=slave)
+        except OSError as e:
+            raise EngineError(f"cannot start festival: {e}") from e
+        finally:
+            os.close(slave)
+        self.master = master
+        self.voice: str | None = None
+
+    def run(self, commands: str, timeout: float = _TIMEOUT) -> str:
+        if self.proc.poll() is not None:
+            raise EngineError(f"festival exited with code {self.proc.returncode}")
+        try:
+            self.proc.stdin.write(f'{commands}\n(format t "{_DONE}\\n")\n'.encode())
+            self.proc.stdin.flush()
+        except OSError as e:
+            raise EngineError(f"festival is not accepting commands: {e}") from e
+        buf = b""
+        while _DONE.encode() not in buf:
+            ready, _, _ = select.select([self.master], [], [], timeout)
+            if not ready:
+                raise EngineError(f"festival gave no answer in {timeout} s")
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError as e:
+                raise EngineError(f"festival died: {e}") from e
+            if not chunk:
+                raise EngineError("festival closed its output")
+            buf += chunk
+        return buf.decode("utf-8", "replace").replace("\r\n", "\n")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
 class FestivalEngine:
     name = "festival"
 
@@ -45,6 +101,7 @@ class FestivalEngine:
             raise EngineError("festival is not installed (apt-get install festival festvox-kallpc16k ...)")
         self._tmpdir = tempfile.TemporaryDirectory(prefix="spiritlm-festival-")  # removed with the engine
         self._tmp = Path(self._tmpdir.name)
+        self._session: FestivalSession | None = None
 
     @staticmethod
     def available() -> bool:
@@ -72,24 +129,34 @@ class FestivalEngine:
             prosody = (f"(Parameter.set 'Duration_Stretch {1.0 / style.rate:.3f})\n"
                        f"(set! int_lr_params '((target_f0_mean {f0 * 2 ** (style.pitch / 12):.1f}) "
                        f"(target_f0_std {std * style.range:.1f}) (model_f0_mean 170) (model_f0_std 34)))")
-        return _SCRIPT.format(voice=voice.name, prosody=prosody, text=text.replace("\\", "").replace('"', ""),
+        return _SCRIPT.format(prosody=prosody, text=text.replace("\\", "").replace('"', ""),
                               wav=wav)
 
     def synthesize(self, text: str, voice: Voice, style: Style) -> Synthesis:
         if voice.name not in VOICES or not self.supports(style, voice.name):
             raise EngineError(f"festival voice {voice.name!r} cannot render style {style.name!r}")
-        wav, scm = self._tmp / "out.wav", self._tmp / "synth.scm"
-        scm.write_text(self.script(text, voice, style, wav))
+        wav = self._tmp / "out.wav"
         try:
-            res = subprocess.run(["festival", "-b", str(scm)], capture_output=True, text=True, timeout=_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise EngineError(f"festival failed: {e}") from e
-        if res.returncode != 0 or not wav.is_file():
-            raise EngineError(f"festival exited with {res.returncode}: {res.stderr.strip()[:200]}")
-        words, phones = parse_timings(res.stdout, text)
+            if self._session is None:
+                self._session = FestivalSession()
+            if self._session.voice != voice.name:
+                self._session.run(f"(voice_{voice.name})")
+                self._session.voice = voice.name
+            out = self._session.run(self.script(text, voice, style, wav))
+        except EngineError:
+            self.close()  # a fresh interpreter for the next text
+            raise
+        if not wav.is_file():
+            raise EngineError(f"festival wrote no audio for {text!r}: {out.strip()[-200:]}")
+        words, phones = parse_timings(out, text)
         data, sr = read_file(wav)
         wav.unlink()
         return finish(to_mono(data), sr, words, phones, text, style)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
 
 def parse_timings(out: str, text: str) -> tuple[list[TimedWord], list[TimedPhone]]:
