@@ -124,3 +124,13 @@ def test_ten_minute_file(tok, wav):
     long = np.tile(wav, 66)[: 600 * 16000]
     codes = tok.encode(long)
     assert codes.shape == (6 * 1250,)
+
+
+def test_int_pcm_stereo_and_float64(tok, wav):
+    with pytest.raises(ValueError, match="integer PCM"):
+        tok.encode((wav * 32767).astype(np.int16))
+    with pytest.raises(ValueError, match="mixes or picks channels"):
+        tok.encode(np.stack([wav, wav]))
+    part = wav[:16000]
+    assert tok.encode(part.astype(np.float64)).tolist() == tok.encode(part).tolist()
+    assert tok.encode(part[None, :]).tolist() == tok.encode(part).tolist()  # [1, T] is squeezed

@@ -60,3 +60,10 @@ def test_long_input_is_chunked_per_100_s(tok):
 def test_ten_minute_file(tok):
     wav = (0.1 * np.sin(np.arange(600 * 16000) / 9.0)).astype(np.float32)
     assert tok.encode(wav).shape == (600,)
+
+
+def test_int_pcm_and_stereo_are_rejected(tok):
+    with pytest.raises(ValueError, match="integer PCM"):
+        tok.encode(np.zeros(16000, np.int16))
+    with pytest.raises(ValueError, match="mixes or picks channels"):
+        tok.encode(np.zeros((2, 16000), np.float32))

@@ -65,13 +65,19 @@ class F0Contour:
         return float(self.vuv.mean()) if len(self.vuv) else 0.0
 
 
-def _as_wav(wav) -> np.ndarray:
-    wav = np.asarray(wav, dtype=np.float32)
-    if wav.ndim != 1:
-        wav = np.squeeze(wav)
-    if wav.ndim != 1:
-        raise ValueError(f"F0 extraction needs a 1-D waveform, got shape {wav.shape}")
-    return check_samples(wav, "audio for F0 extraction")
+def as_waveform(wav, what: str = "audio") -> np.ndarray:
+    """A 1-D float waveform -> float32, or a clear error (integer PCM, several channels, NaN, empty).
+
+    `spiritlm.audio.load_audio` turns files, integer PCM and multi-channel audio into this form."""
+    arr = np.asarray(wav)
+    if arr.dtype.kind != "f":
+        raise ValueError(f"{what} must hold float samples in [-1, 1], got dtype {arr.dtype}; "
+                         "spiritlm.audio.load_audio converts integer PCM")
+    arr = (arr if arr.ndim == 1 else np.atleast_1d(np.squeeze(arr))).astype(np.float32, copy=False)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be 1-D mono at 16 kHz, got shape {arr.shape}; "
+                         "spiritlm.audio.load_audio mixes or picks channels")
+    return check_samples(arr, what)
 
 
 @contextlib.contextmanager
@@ -140,7 +146,7 @@ class FcpeExtractor:
         import torch.nn.functional as F
 
         model = self.model
-        wav = _as_wav(wav)
+        wav = as_waveform(wav, "audio for F0 extraction")
         n_frames = len(wav) // self.hop_length + 1
         x = torch.from_numpy(wav)[None, :, None]  # [1, T, 1]
         with torch.inference_mode():
@@ -183,7 +189,7 @@ class YaaptExtractor:
         import amfm_decompy.basic_tools as basic
         import amfm_decompy.pYAAPT as pYAAPT
 
-        wav = _as_wav(wav)
+        wav = as_waveform(wav, "audio for F0 extraction")
         wav = wav[: len(wav) // self.hop_length * self.hop_length]
         peak = float(np.max(np.abs(wav))) if len(wav) else 0.0
         if peak == 0.0:  # too short for one hop, or digital silence: no voiced frame

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .f0 import F0_METHODS, HOP_LENGTH, F0Contour, load_f0_extractor
+from .f0 import F0_METHODS, HOP_LENGTH, F0Contour, as_waveform, load_f0_extractor
 from .vqvae import VQVAE, VQVAEConfig
 
 logger = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class PitchTokenizer:
 
     def encode(self, wav: np.ndarray, speaker: str | None = None) -> np.ndarray:
         """1-D float32 16 kHz waveform -> pitch units [n] int64 at 12.5 Hz (100 s chunks, official rules)."""
-        wav = np.asarray(wav, dtype=np.float32).reshape(-1) if np.ndim(wav) != 1 else np.asarray(wav, np.float32)
+        wav = as_waveform(wav, "audio for the pitch tokenizer")
         codes = [self.encode_chunk(chunk, speaker) for chunk in split_chunks(wav)]
         return np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
 
@@ -215,10 +215,6 @@ def _plain(v):
 
 def split_chunks(wav: np.ndarray, max_chunk: int = MAX_CHUNK, min_chunk: int = MIN_CHUNK) -> list[np.ndarray]:
     """The official tokenizer's chunking: `max_chunk`-sample pieces, those under `min_chunk` dropped."""
-    if wav.size == 0:
-        from ..audio import check_samples
-
-        check_samples(wav)
     chunks = [wav[i : i + max_chunk] for i in range(0, len(wav), max_chunk)]
     return [c for c in chunks if len(c) >= min_chunk]
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio import check_samples
+from .f0 import as_waveform
 from .pitch import resolve_checkpoint_dir, split_chunks
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class StyleTokenizer:
     @torch.no_grad()
     def forward_chunk(self, wav: np.ndarray) -> StyleOutput:
         """One chunk (no splitting) -> units, logits and pooled features."""
-        wav = check_samples(np.asarray(wav, dtype=np.float32).reshape(-1), "audio for the style encoder")
+        wav = as_waveform(wav, "audio for the style encoder")
         if len(wav) < self.min_samples:
             n_cls = self.model.config.num_labels
             n_proj = self.model.projector.out_features
@@ -140,7 +140,7 @@ class StyleTokenizer:
 
     def encode(self, wav: np.ndarray) -> np.ndarray:
         """1-D float32 16 kHz waveform -> style units [n] int64, one per second (official chunking)."""
-        wav = check_samples(np.asarray(wav, dtype=np.float32).reshape(-1), "audio for the style encoder")
+        wav = as_waveform(wav, "audio for the style encoder")
         units = [self.forward_chunk(chunk).units for chunk in split_chunks(wav)]
         return np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
 
