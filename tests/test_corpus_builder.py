@@ -71,6 +71,8 @@ def test_parallel_equals_serial_and_is_deterministic(tmp_path, sentences):
     build_corpus(cfg, tmp_path / "a", sentences=sentences, progress=False)
     build_corpus(replace(cfg, workers=2), tmp_path / "b", sentences=sentences, progress=False)
     assert _ids(tmp_path / "a") == _ids(tmp_path / "b") and len(_ids(tmp_path / "a")) >= 4
+    wavs = sorted(p.relative_to(tmp_path / "b").as_posix() for p in (tmp_path / "b").rglob("*.wav"))
+    assert wavs == sorted(r.audio for r in read_manifest(tmp_path / "b" / "manifest.jsonl"))  # no orphans
     other = replace(cfg, seed=1)
     build_corpus(other, tmp_path / "c", sentences=sentences, progress=False)
     assert _ids(tmp_path / "c") != _ids(tmp_path / "a")

@@ -200,8 +200,7 @@ def _run(cfg, jobs, out: str, writer: ManifestWriter, total: float, target: floa
                 while window and total < target:
                     take(window.popleft().result())
             finally:
-                for f in window:
-                    f.cancel()
+                _discard(window, Path(out))
     except BrokenProcessPool as e:
         raise RuntimeError(f"a TTS worker process crashed ({e}); {added} records were saved; "
                            "run again to resume") from e
@@ -211,6 +210,19 @@ def _run(cfg, jobs, out: str, writer: ManifestWriter, total: float, target: floa
                                "run again to resume") from e
         raise
     return added, skipped, total
+
+
+def _discard(window: deque, out: Path) -> None:
+    """Cancel jobs past the target; remove the wavs of those already running (they get no manifest line)."""
+    for f in window:
+        if f.cancel():
+            continue
+        try:
+            res = f.result()
+        except Exception:  # the build is stopping anyway; the error of the job that stopped it is raised
+            continue
+        if isinstance(res, Utterance):
+            (out / res.audio).unlink(missing_ok=True)
 
 
 def with_overrides(cfg: BuildConfig, **kw) -> BuildConfig:
