@@ -11,7 +11,9 @@ at the true start and end, so the concatenation equals the offline waveform up t
     samples           [ kept: (b-a)*hop ]
 
 A small first chunk lowers the time to first audio; later chunks are larger to amortise the
-2C frames of recomputed context.
+2C frames of recomputed context. `stream_stateful` avoids that recomputation altogether by running
+every layer incrementally (`stateful.StreamingStack`); it is the default of `UnitVocoder.stream`,
+and this module's context method is the simple, independent reference it is tested against.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 
 from .config import VocoderConfig
 from .hifigan import HiFiGANStack
+from .stateful import StreamingStack
 
 
 def _block_half_width(kernel_size: int, dilations: tuple[int, ...]) -> int:
@@ -64,3 +67,23 @@ def stream_frames(stack: HiFiGANStack, cond: torch.Tensor, chunk: int, first_chu
         lo, hi = max(0, a - ctx), min(n, b + ctx)
         wav = stack(cond[:, :, lo:hi])[0]  # [(hi - lo) * hop]
         yield wav[(a - lo) * hop:(b - lo) * hop]
+
+
+def stream_stateful(stack: HiFiGANStack, cond: torch.Tensor, chunk: int,
+                    first_chunk: int | None = None) -> Iterator[torch.Tensor]:
+    """Features [1, C, T] -> waveform pieces [n_i], each layer run incrementally (no recomputation).
+
+    The first push carries `first_chunk` frames plus the stack's look-ahead, so that about
+    `first_chunk` frames of audio come out at once; later pushes carry `chunk` frames.
+    """
+    if chunk < 1 or (first_chunk is not None and first_chunk < 1):
+        raise ValueError(f"chunk sizes must be >= 1 frame, got chunk={chunk}, first_chunk={first_chunk}")
+    runner = StreamingStack(stack)
+    n = cond.shape[-1]
+    cuts = [0, min(n, (first_chunk or chunk) + context_frames(stack.cfg))]
+    while cuts[-1] < n:
+        cuts.append(min(n, cuts[-1] + chunk))
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        piece = runner.push(cond[:, :, a:b], final=b == n)[0]
+        if piece.numel():
+            yield piece

@@ -23,12 +23,13 @@ from .config import VocoderConfig
 from .convert import load_folder, read_names, save_folder, save_official
 from .decode import SynthesisPlan, plan_decode, plan_units
 from .hifigan import CodeHiFiGAN
-from .streaming import stream_frames
+from .streaming import stream_frames, stream_stateful
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPEAKER = 2
 DEFAULT_STYLE = 8  # "conv-default" in the Base vocoder's styles.txt
+STREAM_MODES = {"stateful": stream_stateful, "context": stream_frames}
 
 
 def resolve_id(value: int | str | None, default: int | None, names: list[str] | None, size: int,
@@ -125,15 +126,21 @@ class UnitVocoder:
 
     def stream(self, units: SpeechUnits | str | dict, speaker_id: int | str | None = None,
                style_id: int | str | None = None, chunk_units: int = 50, first_chunk_units: int | None = 10,
-               dur_pred: bool = True) -> Iterator[np.ndarray]:
-        """Yield waveform pieces (first_chunk_units frames, then chunk_units frames each) whose
-        concatenation equals `synthesize` / `decode` of the same input."""
+               dur_pred: bool = True, mode: str = "stateful") -> Iterator[np.ndarray]:
+        """Yield waveform pieces whose concatenation equals `synthesize` / `decode` of the same input.
+
+        mode "stateful" runs each layer incrementally (about first_chunk_units frames of audio
+        first, then about chunk_units frames per piece); mode "context" re-synthesizes each chunk
+        with receptive-field context (exactly first_chunk_units, then chunk_units frames per piece).
+        """
+        if mode not in STREAM_MODES:
+            raise ValueError(f"unknown stream mode {mode!r}; valid: {', '.join(STREAM_MODES)}")
         plan = plan_decode(units, self.config, dur_pred=dur_pred)
         if len(plan.units) == 0:
             return
         cond = self.features(plan, self.speaker_index(speaker_id), self.style_index(style_id))
         with torch.inference_mode():
-            for piece in stream_frames(self.model.stack, cond, chunk_units, first_chunk_units):
+            for piece in STREAM_MODES[mode](self.model.stack, cond, chunk_units, first_chunk_units):
                 yield piece.float().cpu().numpy()
 
     def frames(self, units: SpeechUnits) -> int:
