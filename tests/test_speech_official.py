@@ -21,7 +21,7 @@ from spiritlm.speech.random_checkpoints import write_hubert_checkpoints
 from spiritlm.speech_tokenizer import spiritlm_base, spiritlm_hubert
 
 ASSETS = Path(__file__).parent / "assets" / "speech"
-REF_AUDIO = "/work/shared/reference/audio/7143-88743-0029.flac"
+REF_AUDIO = str(Path(__file__).resolve().parents[2] / "shared" / "reference" / "audio" / "7143-88743-0029.flac")
 
 
 def golden_inputs() -> dict[str, np.ndarray]:

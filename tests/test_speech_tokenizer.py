@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -17,7 +19,7 @@ from spiritlm.speech_tokenizer import SpiritLMTokenizer, spiritlm_base, spiritlm
 from spiritlm.tokens import units_to_string
 from spiritlm.units import SpeechUnits
 
-REF_AUDIO = "/work/shared/reference/audio/7143-88743-0029.flac"
+REF_AUDIO = str(Path(__file__).resolve().parents[2] / "shared" / "reference" / "audio" / "7143-88743-0029.flac")
 
 
 class CountingStream:

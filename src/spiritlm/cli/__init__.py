@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "spiritlm.cli.data",
     "spiritlm.cli.train",
     "spiritlm.cli.vocoder",
+    "spiritlm.cli.encode",
 ]
 
 

@@ -109,8 +109,12 @@ class HubertFeatures(nn.Module):
         return torch.where(lengths >= k, torch.div(lengths - k, s, rounding_mode="floor") + 1,
                            torch.zeros_like(lengths))
 
-    def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """wav [B, T] float32 (zero-padded), lengths [B] -> (features [B, F, D], frame lengths [B])."""
+    def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """wav [B, T] float32 (zero-padded), lengths [B] -> (features [B, F, D], frame lengths [B]).
+
+        `mask` [B, F] bool (training): those frames enter the transformer as the learned mask embedding.
+        """
         if wav.ndim == 1:
             wav = wav[None]
         if wav.ndim != 2:
@@ -129,6 +133,8 @@ class HubertFeatures(nn.Module):
         if x.shape[1] == 0:
             return x.new_zeros(B, 0, self.dim), frames
         h = self.model.feature_projection(x)  # [B, F, D]
+        if mask is not None:
+            h = torch.where(mask[..., None], self.model.masked_spec_embed.to(h.dtype), h)
         attn = None
         if padded:
             attn = torch.arange(h.shape[1], device=h.device)[None] < frames[:, None]  # [B, F] bool
@@ -193,9 +199,23 @@ def _beyond(key: str, n_layers: int) -> bool:
     return key.startswith("encoder.layers.") and int(parts[2]) >= n_layers
 
 
+def resolve_hubert(source: str | Path) -> Path:
+    """A path as given, else a name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/ (e.g. "mini_hubert")."""
+    from ..checkpoints import speech_dir
+
+    path = Path(source)
+    if path.exists():
+        return path
+    named = speech_dir(str(source))
+    if named.exists():
+        return named
+    raise FileNotFoundError(f"no HuBERT at {path} nor {named}: give a .pt file, a folder written by "
+                            "save_pretrained, or a name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/")
+
+
 def load_hubert(source: str | Path, layer: int | None = 11) -> HubertFeatures:
-    """A `.pt` file (official / fairseq) or a directory written by `save_pretrained`."""
-    source = Path(source)
+    """A `.pt` file (official / fairseq) or a directory written by `save_pretrained`, by path or name."""
+    source = resolve_hubert(source)
     if source.is_dir():
         return HubertFeatures.from_pretrained(source, layer)
     return HubertFeatures.from_official(source, layer)

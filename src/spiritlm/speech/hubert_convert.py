@@ -182,6 +182,9 @@ HUBERT_PRESETS: dict[str, HubertSpec] = {
     "mhubert-base-25hz": HubertSpec(),
     # fairseq's HuBERT-base 50 Hz shape.
     "hubert-base-50hz": HubertSpec(conv_layers=((512, 10, 5),) + ((512, 3, 2),) * 4 + ((512, 2, 2),) * 2),
+    # Our small model ("mini"): the 25 Hz conv stack, narrow, 6 layers; trainable on CPU in minutes.
+    "mini": HubertSpec(conv_layers=((128, 10, 5),) + ((128, 3, 2),) * 4 + ((128, 2, 2),) * 3,
+                       embed_dim=192, ffn_dim=768, heads=4, layers=6, conv_pos=32, conv_pos_groups=8),
     # Test size: the 25 Hz conv stack with narrow channels, 12 layers of width 32.
     "tiny": HubertSpec(conv_layers=((32, 10, 5),) + ((32, 3, 2),) * 4 + ((32, 2, 2),) * 3,
                        embed_dim=32, ffn_dim=64, heads=4, layers=12, conv_pos=16, conv_pos_groups=4),

@@ -1,0 +1,1 @@
+"""Evaluation: one module per benchmark, each with `run(config)`."""
