@@ -76,6 +76,9 @@ def test_reconstruction_equals_official(contours, official_dirs):
     np.testing.assert_allclose(out.reconstruction[0, :, :64].numpy(), GOLDEN["norm"]["fcpe"]["pred_first64"],
                                atol=1e-4, rtol=1e-5)
     assert out.codes[0][0].tolist() == GOLDEN["norm"]["fcpe"]["codes"]
+    decoded = tok.model.decode(out.codes[0])
+    assert decoded.shape == (1, 2, 114 * 16)
+    np.testing.assert_allclose(decoded.numpy(), out.reconstruction.numpy(), atol=1e-4)
 
 
 def test_tone_and_short_chunk_equal_official(wav, official_dirs):

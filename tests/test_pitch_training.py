@@ -13,7 +13,13 @@ import pytest
 from spiritlm.audio import load_audio, write_audio
 from spiritlm.cli import main
 from spiritlm.speech.pitch import PitchTokenizer
-from spiritlm.training.vqvae import VQVAETrainConfig, read_audio_manifest, speaker_means, train_vqvae
+from spiritlm.training.vqvae import (
+    VQVAETrainConfig,
+    evaluate_pitch,
+    read_audio_manifest,
+    speaker_means,
+    train_vqvae,
+)
 
 
 def synthetic_corpus(folder: Path, n_files: int = 4, seconds: float = 2.0) -> Path:
@@ -64,6 +70,10 @@ def test_train_resume_and_load(tmp_path, manifest, monkeypatch):
     tok = PitchTokenizer.load("my_pitch")  # by name, under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/
     assert set(tok.config.speaker_stats) == {"s0", "s1"}
     assert 90 < tok.config.speaker_stats["s0"] < 130 and 190 < tok.config.speaker_stats["s1"] < 250
+    m = evaluate_pitch(tok, [tok.extract_f0(load_audio(manifest.parent / f"u{i}.wav")) for i in range(2)],
+                       ["s0", "s1"])
+    assert 0.0 < m.vuv_accuracy <= 1.0 and 1 <= m.codes_used <= 16 and 1.0 <= m.code_perplexity <= m.codes_used
+    assert 0 <= m.f0_error_cents < 1200
     codes = tok.encode(load_audio(manifest.parent / "u0.wav"))
     assert codes.shape == (tok.num_codes(32000),) == (25,)
     assert codes.max() < 16
@@ -78,7 +88,9 @@ def test_speaker_means_skip_unvoiced():
 
 
 def test_cli(tmp_path, manifest, capsys):
-    rc = main(["train", "vqvae", str(manifest), "--out", str(tmp_path / "cli"), "--preset", "tiny", "--steps", "5"])
-    assert rc == 0 and "trained F0 VQ-VAE to step 5" in capsys.readouterr().out
+    rc = main(["train", "vqvae", str(manifest), "--out", str(tmp_path / "cli"), "--preset", "tiny", "--steps", "5",
+               "--valid", str(manifest)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "trained F0 VQ-VAE to step 5" in out and "held-out (4 files): median F0 error" in out
     assert (tmp_path / "cli" / "pitch" / "model.safetensors").is_file()
     assert main(["train", "vqvae", str(manifest), "--out", str(tmp_path / "x"), "--preset", "huge"]) == 2

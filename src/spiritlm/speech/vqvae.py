@@ -296,6 +296,13 @@ class VQVAE(nn.Module):
         z = self.encoder(x, levels=1)[0]
         return self.vq.level_blocks[0](z)[0]
 
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Level-0 codes [B, T'] -> reconstruction [B, C_in, T' * hop] (single-level models)."""
+        if len(self.vq.level_blocks) != 1:
+            raise ValueError(f"decoding level-0 codes needs a 1-level model, not {len(self.vq.level_blocks)} levels")
+        return self.decoder([self.vq.level_blocks[0].lookup(codes)])
+
     def forward(self, x: torch.Tensor) -> VQVAEOutput:
         """Full pass with a straight-through estimator (training and reconstruction)."""
         latents = self.encoder(x)

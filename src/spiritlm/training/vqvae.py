@@ -270,6 +270,44 @@ def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
     return TrainResult(steps=step, history=history, out_dir=out)
 
 
+@dataclass(frozen=True)
+class PitchEval:
+    """How well pitch codes keep the F0 contour (VQ-VAE decoder output vs the extracted contour)."""
+
+    f0_error_cents: float  # median |1200 log2(f0_rec / f0)| over frames voiced in input and output
+    vuv_accuracy: float  # fraction of frames whose voicing (decoded vuv > 0.5) is right
+    codes_used: int
+    code_perplexity: float  # exp(entropy) of the code histogram
+
+
+def evaluate_pitch(tok, contours, speakers=None) -> PitchEval:
+    """Encode each contour, decode the codes, and compare with the input (normalisation undone)."""
+    import torch
+
+    errors, right, total, counts = [], 0, 0, np.zeros(tok.config.vqvae.vq.l_bins)
+    for c, spk in zip(contours, speakers or [None] * len(contours)):
+        x = tok.features(c, spk)  # [1, 2, T]
+        codes = tok.model.encode(x)  # [1, T']
+        if codes.shape[1] == 0:
+            continue
+        rec = tok.model.decode(codes)[0].numpy()  # [2, T' * hop]
+        n = rec.shape[1]
+        f0, vuv = c.f0[:n].astype(np.float64), c.vuv[:n]
+        offset = f0 - x[0, 0, :n].numpy()  # the mean that `features` subtracted (0 without normalisation)
+        f0_rec = rec[0] + offset
+        both = (vuv > 0) & (rec[1] > 0.5) & (f0_rec > 0) & (f0 > 0)
+        errors.append(np.abs(1200 * np.log2(f0_rec[both] / f0[both])))
+        right += int(((rec[1] > 0.5) == (vuv > 0)).sum())
+        total += n
+        counts += np.bincount(codes[0].numpy(), minlength=len(counts))
+    p = counts / max(counts.sum(), 1)
+    entropy = float(-(p[p > 0] * np.log(p[p > 0])).sum())
+    err = np.concatenate(errors) if errors else np.zeros(0)
+    return PitchEval(f0_error_cents=float(np.median(err)) if err.size else float("nan"),
+                     vuv_accuracy=right / max(total, 1), codes_used=int((counts > 0).sum()),
+                     code_perplexity=float(torch.tensor(entropy).exp()))
+
+
 def register(sub) -> None:
     p = sub.add_parser("vqvae", help="train the F0 VQ-VAE of the pitch tokenizer on the audio of a manifest")
     p.add_argument("manifest", help="JSON lines: {'audio': path, ['speaker': name]} (the corpus manifest works)")
@@ -280,6 +318,7 @@ def register(sub) -> None:
         if f.name not in ("manifest", "out_dir") and f.type in types:
             p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name)
     p.add_argument("--speaker-norm", action="store_true", default=None, help="normalise F0 by speaker means")
+    p.add_argument("--valid", help="a held-out manifest to report F0 error, voicing accuracy and code use on")
     p.set_defaults(func=_run)
 
 
@@ -291,4 +330,13 @@ def _run(args) -> int:
     first, last = (result.history[0], result.history[-1]) if result.history else ({}, {})
     print(f"trained F0 VQ-VAE to step {result.steps}; held-out recon {first.get('eval_recon', float('nan')):.4f} -> "
           f"{last.get('eval_recon', float('nan')):.4f}; tokenizer in {result.out_dir / 'pitch'}")
+    if args.valid:
+        from ..speech.pitch import PitchTokenizer
+
+        tok = PitchTokenizer.load(result.out_dir / "pitch")
+        rows = read_audio_manifest(args.valid)
+        m = evaluate_pitch(tok, _contours(rows, cfg, result.out_dir), [r["speaker"] for r in rows])
+        print(f"held-out ({len(rows)} files): median F0 error {m.f0_error_cents:.1f} cents, voicing accuracy "
+              f"{m.vuv_accuracy:.3f}, {m.codes_used}/{tok.config.vqvae.vq.l_bins} codes used, "
+              f"perplexity {m.code_perplexity:.1f}")
     return 0
