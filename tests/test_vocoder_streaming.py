@@ -126,3 +126,15 @@ def test_official_size_context_and_long_input():
     with torch.inference_mode():
         pieces = [p.numpy() for p in stream_frames(voc.model.stack, cond, 16, 4)]
     assert np.abs(np.concatenate(pieces) - offline).max() <= 1e-4
+
+
+@pytest.mark.slow
+def test_official_size_streaming_equals_offline():
+    torch.manual_seed(0)
+    voc = UnitVocoder(CodeHiFiGAN(VocoderConfig.preset("expressive")))
+    rs = np.random.RandomState(0)
+    units = SpeechUnits(rs.randint(0, 501, 60), rs.randint(0, 64, 30), rs.randint(0, 100, 3))
+    offline = voc.synthesize(units)
+    for mode in ("stateful", "context"):
+        stream = np.concatenate(list(voc.stream(units, chunk_units=20, first_chunk_units=5, mode=mode)))
+        assert np.abs(stream - offline).max() <= 1e-4

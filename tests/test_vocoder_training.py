@@ -92,6 +92,15 @@ def test_manifest_and_run_lengths(corpus):
         load_manifest(bad, VocoderConfig.preset("tiny"))
 
 
+def test_expressive_manifest_is_aligned_to_units(corpus, tmp_path):
+    rec = json.loads(corpus.read_text().splitlines()[0])
+    rec.update(audio=str(corpus.parent / rec["audio"]), pitch=" ".join(["3"] * 25), style="5 7", style_id=2)
+    (tmp_path / "m.jsonl").write_text(json.dumps(rec) + "\n")
+    (u,) = load_manifest(tmp_path / "m.jsonl", VocoderConfig.preset("tiny_expressive"))
+    assert len(u.pitch) == len(u.style) == len(u.units) == 50
+    assert u.style.tolist() == [5] * 25 + [7] * 25 and u.style_id == 2
+
+
 def test_mel_filterbank_and_discriminator_shapes():
     fb = mel_filterbank(16000, 1024, 80, 0, 8000)
     assert fb.shape == (80, 513) and float(fb.min()) == 0.0
