@@ -98,10 +98,20 @@ class BuildResult:
 _ENGINES: dict = {}
 
 
+def _start_engine(name: str):
+    """Create this process's engine; it is closed (its helper processes ended) when the worker exits."""
+    from multiprocessing.util import Finalize
+
+    engine = _ENGINES[name] = make_engine(name)
+    if hasattr(engine, "close"):
+        Finalize(engine, engine.close, exitpriority=10)
+    return engine
+
+
 def _synthesize(job: Job, out_dir: str) -> Utterance | str:
     """Speak one job and write its wav; returns the record, or an error message to log and skip."""
     try:
-        engine = _ENGINES.get(job.voice.engine) or _ENGINES.setdefault(job.voice.engine, make_engine(job.voice.engine))
+        engine = _ENGINES.get(job.voice.engine) or _start_engine(job.voice.engine)
         syn = engine.synthesize(job.sentence.text, job.voice, get_style(job.style))
     except (EngineError, AudioError) as e:
         return f"{job.id}: {e}"
