@@ -9,10 +9,12 @@ Data: JSON lines with an `audio` path (absolute or relative to the manifest's fo
    With ``speaker_norm`` the per-speaker mean F0 over voiced frames is stored in the model config.
 2. The VQ-VAE input is exactly what the tokenizer feeds it (`PitchTokenizer.features`).
 3. Each step takes random segments of `segment_frames` frames and minimises
-   ``MSE(x̂, x) + commit_weight · ‖sg(z_q) − z‖²``. The encoder gets gradients through the
-   straight-through estimator; the codebook is **not** learned by gradient but as an exponential moving
-   average of the latents assigned to each code (decay ``vq.mu``, jukebox style), and a code used less
-   than once (EMA count < 1) is restarted on a random latent of the batch.
+   ``(MSE(f̂0, f0) + vuv_weight · MSE(v̂uv, vuv)) / 2 + commit_weight · ‖sg(z_q) − z‖²`` on the
+   official inputs (F0 in Hz, voicing 0/1; raise `vuv_weight` to make voicing count more). The
+   encoder gets gradients through the straight-through estimator; the codebook is **not** learned
+   by gradient but as an exponential moving average of the latents assigned to each code (decay
+   ``vq.mu``, jukebox style), and a code used less than once (EMA count < 1) is restarted on a
+   random latent of the batch.
 
 `out_dir/state.pt` (model, optimizer, codebook EMA, step, RNG) is written every `checkpoint_every`
 steps and at the end, so a run resumes where it stopped; `out_dir/pitch/` always holds the latest
@@ -45,6 +47,7 @@ class VQVAETrainConfig:
     segment_frames: int = 256  # 1.28 s at 200 Hz; a multiple of the VQ-VAE hop (16)
     lr: float = 1e-3
     commit_weight: float = 0.02
+    vuv_weight: float = 1.0
     grad_clip: float = 1.0
     log_every: int = 25
     checkpoint_every: int = 250
@@ -177,6 +180,11 @@ def _batch(features, cfg: VQVAETrainConfig, rng: np.random.Generator):
     return torch.stack(rows)  # [B, 2, seg]
 
 
+def _recon_loss(x_hat, x, weights):
+    """Per-channel MSE times the channel weights, averaged over channels."""
+    return ((x_hat - x) ** 2).mean(dim=(0, 2)).mul(weights).mean()
+
+
 def train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
     """Train (or resume) as the module docstring says; returns the final step and the logged history."""
     import torch
@@ -192,7 +200,6 @@ def train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
 
 def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
     import torch
-    import torch.nn.functional as F
     from tqdm import tqdm
 
     from ..speech.pitch import PitchConfig, PitchTokenizer
@@ -210,6 +217,7 @@ def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
     tok = PitchTokenizer(pcfg)
     features = [tok.features(c, row["speaker"])[0] for c, row in zip(contours, rows)]  # each [2, T]
     model = tok.model.train()
+    scale = torch.tensor([1.0, cfg.vuv_weight])  # loss weight of [f0, vuv]
     codebook = model.vq.level_blocks[0].k
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -243,7 +251,7 @@ def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
                     codebook.copy_(flat[torch.randint(flat.shape[0], (codebook.shape[0],), generator=gen)])
                 ema = CodebookEMA(codebook, pcfg.vqvae.vq.mu)
             res = model(x)
-            recon = F.mse_loss(res.reconstruction, x)
+            recon = _recon_loss(res.reconstruction, x, scale)
             loss = recon + cfg.commit_weight * res.commit_loss
             opt.zero_grad()
             loss.backward()
@@ -255,7 +263,7 @@ def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
             bar.update(1)
             if step % cfg.log_every == 0 or step == cfg.steps:
                 with torch.no_grad():
-                    held = F.mse_loss(model(fixed).reconstruction, fixed)
+                    held = _recon_loss(model(fixed).reconstruction, fixed, scale)
                 rec = {"step": step, "loss": float(loss.detach()), "recon": float(recon.detach()),
                        "commit": float(res.commit_loss.detach()), "usage": usage, "eval_recon": float(held)}
                 history.append(rec)
