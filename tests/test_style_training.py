@@ -11,7 +11,7 @@ import pytest
 from spiritlm.audio import load_audio
 from spiritlm.cli import main
 from spiritlm.speech.style import StyleTokenizer
-from spiritlm.training.style import StyleTrainConfig, style_model_config, train_style
+from spiritlm.training.style import StyleTrainConfig, evaluate_style, style_model_config, train_style
 
 _spec = importlib.util.spec_from_file_location("pitch_training", Path(__file__).with_name("test_pitch_training.py"))
 _mod = importlib.util.module_from_spec(_spec)
@@ -34,6 +34,10 @@ def test_train_resume_and_load(tmp_path, manifest):
     assert tok.labels == ["high", "low"]
     units = [tok.encode(load_audio(manifest.parent / f"u{i}.wav")).tolist() for i in range(4)]
     assert units == [[1, 1], [0, 0], [1, 1], [0, 0]]
+    rows = [{"audio": str(manifest.parent / f"u{i}.wav"), "style": s} for i, s in enumerate(["low", "high", "x"])]
+    m = evaluate_style(tok, rows)
+    assert m.token_accuracy == 4 / 6 and m.utterance_accuracy == 2 / 3
+    assert m.per_style == {"high": 1.0, "low": 1.0, "x": 0.0}
 
 
 def test_bad_configs(tmp_path, manifest):
@@ -50,6 +54,8 @@ def test_bad_configs(tmp_path, manifest):
 
 
 def test_cli(tmp_path, manifest, capsys):
-    rc = main(["train", "style", str(manifest), "--out", str(tmp_path / "cli"), "--preset", "tiny", "--steps", "3"])
-    assert rc == 0 and "trained style classifier to step 3" in capsys.readouterr().out
+    rc = main(["train", "style", str(manifest), "--out", str(tmp_path / "cli"), "--preset", "tiny", "--steps", "3",
+               "--valid", str(manifest)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "trained style classifier to step 3" in out and "held-out (4 files): token accuracy" in out
     assert (tmp_path / "cli" / "style" / "model.safetensors").is_file()

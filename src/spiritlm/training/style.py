@@ -171,6 +171,32 @@ def _train_style(cfg: StyleTrainConfig) -> TrainResult:
     return TrainResult(steps=step, history=history, out_dir=out)
 
 
+@dataclass(frozen=True)
+class StyleEval:
+    token_accuracy: float  # per 1-s token, against the utterance's label
+    utterance_accuracy: float  # majority token per utterance
+    per_style: dict[str, float]  # token accuracy per label
+
+
+def evaluate_style(tok, rows: list[dict]) -> StyleEval:
+    """Style tokens of each file against its `style` label (labels unknown to the model count as wrong)."""
+    from ..audio import load_audio
+
+    labels = tok.labels
+    hits, n, utt_hits = {}, {}, 0
+    for row in rows:
+        units = tok.encode(load_audio(row["audio"]))
+        if units.size == 0:
+            continue
+        target = labels.index(row["style"]) if row["style"] in labels else -1
+        hits[row["style"]] = hits.get(row["style"], 0) + int((units == target).sum())
+        n[row["style"]] = n.get(row["style"], 0) + len(units)
+        utt_hits += int(np.bincount(units).argmax() == target)
+    total = max(sum(n.values()), 1)
+    return StyleEval(token_accuracy=sum(hits.values()) / total, utterance_accuracy=utt_hits / max(len(rows), 1),
+                     per_style={k: hits[k] / n[k] for k in sorted(n)})
+
+
 def register(sub) -> None:
     p = sub.add_parser("style", help="train a style classifier (1 token/s) from {audio, style} JSON lines")
     p.add_argument("manifest", help="JSON lines: {'audio': path, 'style': label} (the corpus manifest works)")
@@ -180,6 +206,7 @@ def register(sub) -> None:
     for f in fields(StyleTrainConfig):
         if f.name not in ("manifest", "out_dir") and f.type in types:
             p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name)
+    p.add_argument("--valid", help="a held-out manifest to report token and utterance accuracy on")
     p.set_defaults(func=_run)
 
 
@@ -192,4 +219,12 @@ def _run(args) -> int:
     print(f"trained style classifier to step {result.steps}; loss {first.get('loss', float('nan')):.4f} -> "
           f"{last.get('loss', float('nan')):.4f}, accuracy {last.get('accuracy', float('nan')):.2f}; "
           f"tokenizer in {result.out_dir / 'style'}")
+    if args.valid:
+        from ..speech.style import StyleTokenizer
+
+        rows = read_audio_manifest(args.valid, label_key="style")
+        m = evaluate_style(StyleTokenizer.load(result.out_dir / "style"), rows)
+        per = ", ".join(f"{k} {v:.2f}" for k, v in m.per_style.items())
+        print(f"held-out ({len(rows)} files): token accuracy {m.token_accuracy:.3f}, utterance accuracy "
+              f"{m.utterance_accuracy:.3f} ({per})")
     return 0
