@@ -345,6 +345,7 @@ def register(sub) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--segment-frames", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; tiny preset: 1)")
     p.add_argument("--speakers", help="comma-separated speaker names for speakers.txt")
     p.set_defaults(func=_run)
 
@@ -352,7 +353,7 @@ def register(sub) -> None:
 def _run(args) -> int:
     overrides = {k: v for k, v in {"model": args.model, "steps": args.steps, "batch_size": args.batch_size,
                                    "lr": args.lr, "segment_frames": args.segment_frames,
-                                   "seed": args.seed}.items() if v is not None}
+                                   "seed": args.seed, "num_threads": args.threads}.items() if v is not None}
     if args.speakers:
         overrides["speakers"] = tuple(s.strip() for s in args.speakers.split(","))
     if args.model and args.model.startswith("tiny") and args.preset != "tiny":
