@@ -91,6 +91,6 @@ def test_cli(tmp_path, manifest, capsys):
     rc = main(["train", "vqvae", str(manifest), "--out", str(tmp_path / "cli"), "--preset", "tiny", "--steps", "5",
                "--valid", str(manifest)])
     out = capsys.readouterr().out
-    assert rc == 0 and "trained F0 VQ-VAE to step 5" in out and "held-out (4 files): median F0 error" in out
+    assert rc == 0 and "trained F0 VQ-VAE to step 5" in out and "held-out (4 files): median F0 error" in out and "fixed-batch recon" in out
     assert (tmp_path / "cli" / "pitch" / "model.safetensors").is_file()
     assert main(["train", "vqvae", str(manifest), "--out", str(tmp_path / "x"), "--preset", "huge"]) == 2

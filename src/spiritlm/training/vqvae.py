@@ -336,7 +336,7 @@ def _run(args) -> int:
     cfg = VQVAETrainConfig.preset(args.preset, manifest=args.manifest, out_dir=args.out, **overrides)
     result = train_vqvae(cfg)
     first, last = (result.history[0], result.history[-1]) if result.history else ({}, {})
-    print(f"trained F0 VQ-VAE to step {result.steps}; held-out recon {first.get('eval_recon', float('nan')):.4f} -> "
+    print(f"trained F0 VQ-VAE to step {result.steps}; fixed-batch recon {first.get('eval_recon', float('nan')):.4f} -> "
           f"{last.get('eval_recon', float('nan')):.4f}; tokenizer in {result.out_dir / 'pitch'}")
     if args.valid:
         from ..speech.pitch import PitchTokenizer
