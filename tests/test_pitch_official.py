@@ -96,6 +96,7 @@ def test_ours_roundtrip_and_official_export(tmp_path, official_dirs, contours):
     tok = PitchTokenizer.load(official_dirs["speaker"])
     assert tok.config.speaker_stats == {"spk1": 120.0, "spk2": 210.0} and tok.config.normalize
     ours = PitchTokenizer.load(tok.save_pretrained(tmp_path / "ours"))
+    assert PitchTokenizer.load(tmp_path / "ours", f0_method="pyaapt").f0_extractor.method == "pyaapt"
     assert (tmp_path / "ours" / "model.safetensors").is_file()
     assert ours.config == tok.config
     again = PitchTokenizer.load(ours.save_official(tmp_path / "official"))

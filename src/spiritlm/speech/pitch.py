@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,13 +98,15 @@ class PitchTokenizer:
 
     # ---- loading and saving -------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | os.PathLike, **kwargs) -> PitchTokenizer:
-        """Official folder (config.yaml + model.pt) or ours (config.json + model.safetensors)."""
+    def load(cls, path: str | os.PathLike, f0_method: str | None = None, device: str = "cpu",
+             trust_pickle: bool = False) -> PitchTokenizer:
+        """Official folder (config.yaml + model.pt) or ours (config.json + model.safetensors), by path
+        or by name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/. `f0_method` overrides the extractor."""
         d = resolve_checkpoint_dir(path, OFFICIAL_DIR_NAME)
         if (d / "config.json").is_file():
-            return cls.from_pretrained(d, **kwargs)
+            return cls.from_pretrained(d, f0_method=f0_method, device=device)
         if (d / "config.yaml").is_file() and (d / "model.pt").is_file():
-            return cls.from_official(d, **kwargs)
+            return cls.from_official(d, f0_method=f0_method or "fcpe", device=device, trust_pickle=trust_pickle)
         raise FileNotFoundError(f"{d} holds neither config.json + model.safetensors (ours) nor "
                                 f"config.yaml + model.pt (official); it has {sorted(p.name for p in d.iterdir())}")
 
@@ -129,11 +131,15 @@ class PitchTokenizer:
         return cls(config, model, device)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, device: str = "cpu") -> PitchTokenizer:
+    def from_pretrained(cls, path: str | os.PathLike, f0_method: str | None = None,
+                        device: str = "cpu") -> PitchTokenizer:
+        """Our folder (config.json + model.safetensors), as `save_pretrained` and `spiritlm train vqvae` write it."""
         from safetensors.torch import load_file
 
         d = Path(path)
         config = PitchConfig.from_dict(json.loads((d / "config.json").read_text()))
+        if f0_method is not None:
+            config = replace(config, f0_method=f0_method)
         model = VQVAE(config.vqvae)
         model.load_state_dict(load_file(str(d / "model.safetensors")), strict=True)
         return cls(config, model, device)
