@@ -131,3 +131,16 @@ def test_manifest_reader_ignores_only_a_torn_last_line(tmp_path):
     (tmp_path / "m.jsonl").write_text('{"id": "c"}\n')
     with pytest.raises(ValueError, match="lacks audio"):
         read_manifest(tmp_path / "m.jsonl")
+
+
+def test_cli_data_units_builds_a_cache(corpus, tmp_path, capsys):
+    from spiritlm.cli import main
+
+    manifest = corpus[0]
+    argv = ["data", "units", "--manifest", str(manifest), "--out", str(tmp_path / "u"), "--encoder",
+            "test_train_support:SpectralPeakEncoder", "--chunk-size", "4"]
+    assert main(argv) == 0
+    assert "10 records (10 encoded now) in 3 chunks" in capsys.readouterr().out
+    assert len(UnitCache(tmp_path / "u")) == 10
+    assert main(argv[:-3] + ["os:getcwd"]) == 2  # not a SpeechEncoder: one clear error line
+    assert "did not give a SpeechEncoder" in capsys.readouterr().err

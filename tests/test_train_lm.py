@@ -114,3 +114,24 @@ def test_config_rejects_unknown_keys_and_schedules(recipe, tmp_path):
     cosine = config_from_dict(_with(recipe, tmp_path, run={"steps": 12}))
     assert lr_at(2, cosine) == 3e-3 and lr_at(12, cosine) == pytest.approx(3e-4)
     assert lr_at(7, cosine) == pytest.approx(3e-4 + 2.7e-3 * 0.5)
+
+
+def _torchrun(config: Path, *overrides: str) -> None:
+    cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", str(BIN / "spiritlm"), "train", "lm",
+           "--config", str(config)] + [a for o in overrides for a in ("--set", o)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_fsdp_two_processes_match_and_resume(recipe, tmp_path):
+    optim = {"schedule": "constant"}
+    one = train_lm(config_from_dict(_with(recipe, tmp_path / "one", run={"steps": 7}, optim=optim)))
+    cfg = tmp_path / "fsdp.yaml"
+    cfg.write_text(yaml.safe_dump(_with(recipe, tmp_path / "fsdp", optim=optim, dist={"strategy": "fsdp"})))
+    _torchrun(cfg, "run.steps=5")
+    _torchrun(cfg, "run.steps=7")  # resumes from the step-5 checkpoint (sharded optimizer state restored)
+    two = _losses(tmp_path / "fsdp")
+    assert [s for s, _ in two] == list(range(1, 8))
+    for (_, a), (_, b) in zip(one.losses, two):
+        assert abs(a - b) < 1e-5, (one.losses, two)
