@@ -72,7 +72,8 @@ def random_quantizer(config: LinearQuantizerConfig, seed: int = 1, blank_bias: f
 
 
 def write_hubert_checkpoints(root: str | Path, preset: str | HubertSpec = "tiny", vocab_size: int | None = None,
-                             seed: int = 0, normalize: bool = False, fairseq: bool = False) -> RandomHubertFiles:
+                             seed: int = 0, normalize: bool = False, fairseq: bool = False,
+                             blank_bias: float = 1.0) -> RandomHubertFiles:
     """Write random HuBERT + linear quantizer files under `<root>/speech_tokenizer/` (official layout)."""
     spec = hubert_preset(preset) if isinstance(preset, str) else preset
     spec = replace(spec, normalize=normalize)
@@ -85,5 +86,5 @@ def write_hubert_checkpoints(root: str | Path, preset: str | HubertSpec = "tiny"
     hub = write_official_hubert(base / HUBERT_FILE, spec, state, [[str(i) for i in range(vocab_size)]], fairseq)
     qcfg = LinearQuantizerConfig(vocab_size=vocab_size, dim=spec.embed_dim, upstream_dim=spec.embed_dim)
     qpath = base / QUANTIZER_FILE
-    torch.save(random_quantizer(qcfg, seed + 1).to_official(), qpath)
+    torch.save(random_quantizer(qcfg, seed + 1, blank_bias).to_official(), qpath)
     return RandomHubertFiles(hub, qpath, spec, qcfg)
