@@ -1,6 +1,6 @@
 """Real-time factor of the unit HiFi-GAN at official size (random weights), on this machine's CPU.
 
-    .venv/bin/python benchmarks/vocoder_rtf.py [--preset base] [--seconds 10] [--repeats 3] [--threads 2]
+    .venv/bin/python benchmarks/vocoder_rtf.py [--preset base] [--seconds 4] [--repeats 2] [--threads 2]
 
 Compares, in the same run and on the same weights:
 * plain:     the official way of running it: weight norm still applied (recomputed on every call)
@@ -50,8 +50,8 @@ def plain_synthesis(model: CodeHiFiGAN, units: SpeechUnits, speaker: int, style:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="base")
-    ap.add_argument("--seconds", type=float, default=6.0)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--chunk", type=int, default=50)
     ap.add_argument("--first-chunk", type=int, default=10)
