@@ -59,7 +59,9 @@ class VQVAETrainConfig:
         presets = {"tiny": cls(model="tiny", threads=1,
                                steps=40, batch_size=4, segment_frames=64, lr=3e-3, log_every=5,
                                checkpoint_every=20),
-                   "mini": cls()}
+                   # voicing weighted up: on a 41-min TTS corpus, 600 steps gave 37.5 cents median F0 error and
+                   # 0.957 voicing accuracy held out (weight 1: 20.8 cents but 0.59 voicing accuracy)
+                   "mini": cls(vuv_weight=1000.0)}
         if name not in presets:
             raise ValueError(f"unknown vqvae training preset {name!r}; valid: {', '.join(sorted(presets))}")
         return replace(presets[name], **overrides)
