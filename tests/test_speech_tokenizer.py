@@ -172,3 +172,12 @@ def test_decode_delegates_to_the_vocoder(files, tmp_path):
     assert wav.dtype == np.float32 and np.array_equal(wav, ref)
     with pytest.raises(ValueError, match="no vocoder"):
         SpiritLMTokenizer(tok.tokenizer).decode(code)
+
+
+@pytest.mark.slow
+def test_ten_minute_file_is_chunked(tok, ref, tmp_path):
+    wav = np.tile(ref, 66)[:600 * 16000]  # 10 minutes
+    sf.write(tmp_path / "long.flac", wav, 16000)
+    units = tok.encode_units(tmp_path / "long.flac")
+    assert len(units.hubert) == 6 * 2499  # six 100 s chunks, each on its own
+    assert np.array_equal(units.hubert[2499:2 * 2499], tok.encode_units(wav[1_600_000:3_200_000]).hubert)
