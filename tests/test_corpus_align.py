@@ -19,7 +19,7 @@ TEXTS = ["The old man walked to the market in the morning.", "She bought a baske
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("align")
     sents = [Sentence(f"s{i:010x}", t, "test") for i, t in enumerate(TEXTS)]
-    cfg = replace(get_preset("tiny"), engines=("espeak", "flite", "festival"), hours=1.0, styles=("neutral",),
+    cfg = replace(get_preset("tiny"), engines=("espeak", "flite", "festival", "piper"), hours=1.0, styles=("neutral",),
                   expresso_fraction=0.0, held_out_speakers=(), valid_fraction=0.0, test_fraction=0.0, workers=0)
     build_corpus(replace(cfg, voices_per_sentence=2), out, sentences=sents, progress=False)
     return out / "manifest.jsonl"
@@ -36,7 +36,7 @@ def test_word_times_agree_with_forced_alignment(corpus):
     assert report.checked + report.skipped == 12 and report.checked >= 8
     assert report.overall.mean_ms < 40.0  # measured: ~15-30 ms (10 ms frames)
     assert report.overall.within_50ms > 0.85
-    assert set(report.per_engine) <= {"espeak", "flite", "festival"}
+    assert set(report.per_engine) <= {"espeak", "flite", "festival", "piper"}
     assert "mean" in format_report(report)
 
 
