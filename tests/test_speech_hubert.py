@@ -96,6 +96,21 @@ def test_official_and_fairseq_files_load_the_same(tmp_path):
     assert torch.equal(a, b)
 
 
+def test_old_fairseq_args_namespace_needs_allow_pickle(tmp_path):
+    import argparse
+
+    spec = replace(hubert_preset("tiny"), layers=2)
+    model = random_hubert(spec, seed=7)
+    model_cfg, task_cfg = spec.to_official()
+    torch.save({"args": argparse.Namespace(**{**model_cfg, **task_cfg}),
+                "model": hf_to_official(model.model.state_dict(), spec)}, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="allow_pickle=True"):
+        load_hubert(tmp_path / "old.pt")
+    wav = torch.randn(4000, generator=torch.Generator().manual_seed(7)) * 0.1
+    with torch.no_grad():
+        assert torch.allclose(load_hubert(tmp_path / "old.pt", None, allow_pickle=True)(wav)[0], model(wav)[0])
+
+
 def test_missing_and_wrong_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="HuBERT checkpoint not found"):
         HubertFeatures.from_official(tmp_path / "none.pt")

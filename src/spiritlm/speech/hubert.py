@@ -213,9 +213,12 @@ def resolve_hubert(source: str | Path) -> Path:
                             "save_pretrained, or a name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/")
 
 
-def load_hubert(source: str | Path, layer: int | None = 11) -> HubertFeatures:
-    """A `.pt` file (official / fairseq) or a directory written by `save_pretrained`, by path or name."""
+def load_hubert(source: str | Path, layer: int | None = 11, allow_pickle: bool = False) -> HubertFeatures:
+    """A `.pt` file (official / fairseq) or a directory written by `save_pretrained`, by path or name.
+
+    `allow_pickle=True` lets old fairseq files that pickle an `argparse.Namespace` load (trusted files only).
+    """
     source = resolve_hubert(source)
     if source.is_dir():
         return HubertFeatures.from_pretrained(source, layer)
-    return HubertFeatures.from_official(source, layer)
+    return HubertFeatures.from_official(source, layer, allow_pickle=allow_pickle)
