@@ -63,7 +63,8 @@ def test_silence_and_noise_are_unvoiced_not_a_crash(tok):
 def test_clipped_speech_keeps_its_pitch(tok, wav):
     ext = tok.f0_extractor
     assert isinstance(ext, FcpeExtractor)
-    clean, clipped = ext.extract(wav), ext.extract(np.clip(wav * 20, -1, 1))
+    part = wav[16000:80000]
+    clean, clipped = ext.extract(part), ext.extract(np.clip(part * 20, -1, 1))
     both = (clean.vuv > 0) & (clipped.vuv > 0)
     assert both.mean() > 0.3
     ratio = np.median(clipped.f0[both] / clean.f0[both])
