@@ -98,6 +98,11 @@ class BuildResult:
 _ENGINES: dict = {}
 
 
+def _forget_engines() -> None:
+    """Worker start: engines copied from a parent by fork (a festival pipe, espeak state) are not ours to use."""
+    _ENGINES.clear()
+
+
 def _start_engine(name: str):
     """Create this process's engine; it is closed (its helper processes ended) when the worker exits."""
     from multiprocessing.util import Finalize
@@ -199,7 +204,7 @@ def _run(cfg, jobs, out: str, writer: ManifestWriter, total: float, target: floa
                 take(_synthesize(job, out))
             return added, skipped, total
         window: deque = deque()
-        with ProcessPoolExecutor(cfg.workers) as pool:
+        with ProcessPoolExecutor(cfg.workers, initializer=_forget_engines) as pool:
             try:
                 for job in jobs:
                     window.append(pool.submit(_synthesize, job, out))
