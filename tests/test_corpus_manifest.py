@@ -70,3 +70,10 @@ def test_bad_json_names_the_line(tmp_path):
         list(read_manifest(path))
     with pytest.raises(FileNotFoundError, match="manifest not found"):
         list(read_manifest(tmp_path / "none.jsonl"))
+
+
+def test_records_are_hashable_and_immutable():
+    rec = _rec()
+    assert len({rec, _rec()}) == 1
+    with pytest.raises(AttributeError):
+        rec.text = "changed"

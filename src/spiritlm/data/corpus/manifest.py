@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 SPLITS = ("train", "valid", "test")
@@ -71,8 +71,7 @@ class Utterance:
     split: str
     sentence_id: str = ""
     source: str = ""
-    expresso: bool = False
-    extra: dict = field(default_factory=dict)
+    expresso: bool = False  # in the Expresso-like subset (style chosen from the sentiment)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(", ", ": "))
