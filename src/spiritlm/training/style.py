@@ -203,9 +203,11 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="run folder (state.pt, log.jsonl, style/)")
     p.add_argument("--preset", default="mini", help="training preset: tiny or mini (default mini)")
     types = {"int": int, "float": float, "str": str}
+    mini = StyleTrainConfig.preset("mini")
     for f in fields(StyleTrainConfig):
         if f.name not in ("manifest", "out_dir") and f.type in types:
-            p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name)
+            p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name,
+                           help=f"overrides the preset (mini: {getattr(mini, f.name)})")
     p.add_argument("--valid", help="a held-out manifest to report token and utterance accuracy on")
     p.set_defaults(func=_run)
 

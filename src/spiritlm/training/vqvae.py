@@ -324,9 +324,11 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="run folder (state.pt, log.jsonl, f0.npz, pitch/)")
     p.add_argument("--preset", default="mini", help="training preset: tiny or mini (default mini)")
     types = {"int": int, "float": float, "str": str}
+    mini = VQVAETrainConfig.preset("mini")
     for f in fields(VQVAETrainConfig):
         if f.name not in ("manifest", "out_dir") and f.type in types:
-            p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name)
+            p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name,
+                           help=f"overrides the preset (mini: {getattr(mini, f.name)})")
     p.add_argument("--speaker-norm", action="store_true", default=None, help="normalise F0 by speaker means")
     p.add_argument("--valid", help="a held-out manifest to report F0 error, voicing accuracy and code use on")
     p.set_defaults(func=_run)
