@@ -5,11 +5,13 @@ word), where its audio is (`audio`, a 16 kHz mono 16-bit wav, relative to the ma
 each word and phoneme starts and ends (seconds from the start of the wav), who spoke it in which style,
 its text sentiment (VADER), and its split. Example line (wrapped here)::
 
-    {"id": "s000042-espeak-en-us-f3-happy", "audio": "wav/s000042/s000042-espeak-en-us-f3-happy.wav",
-     "text": "Time flies like an arrow.", "words": [{"word": "time", "start": 0.061, "end": 0.402}, ...],
-     "phonemes": [{"phone": "t", "start": 0.061, "end": 0.12}, ...], "speaker": "espeak-en-us-f3",
-     "engine": "espeak", "style": "happy", "sentiment": {"label": "neutral", "compound": 0.0},
-     "duration": 1.82, "split": "train", "sentence_id": "s000042", "source": "fortunes", "expresso": false}
+    {"id": "s2a1e53a254-flite-slt-neutral", "audio": "wav/2a/s2a1e53a254-flite-slt-neutral.wav",
+     "text": "The theater was jampacked.", "words": [{"word": "the", "start": 0.184, "end": 0.272},
+     {"word": "theater", "start": 0.272, "end": 0.685}, {"word": "was", "start": 0.685, "end": 0.927},
+     {"word": "jampacked", "start": 0.927, "end": 1.739}], "phonemes": [{"phone": "dh", "start": 0.184,
+     "end": 0.233}, {"phone": "ax", "start": 0.233, "end": 0.272}, ...], "speaker": "flite-slt",
+     "engine": "flite", "style": "neutral", "sentiment": {"label": "neutral", "compound": 0.0},
+     "duration": 1.895, "split": "train", "sentence_id": "s2a1e53a254", "source": "wordnet", "expresso": true}
 
 `words` has exactly one entry per spoken word of `text` (lowercase, punctuation stripped: `text_words`),
 in order, inside `[0, duration]`. `phonemes` is empty where the engine gives no phone timings. Splits
@@ -78,6 +80,7 @@ class Utterance:
 
     @classmethod
     def from_dict(cls, d: dict) -> Utterance:
+        d = {k: v for k, v in d.items() if k != "extra"}  # an always-empty field of early manifests
         try:
             return cls(**{**d, "words": tuple(TimedWord(**w) for w in d["words"]),
                           "phonemes": tuple(TimedPhone(**p) for p in d.get("phonemes", ())),
