@@ -128,30 +128,49 @@ def run_tiny(args) -> int:
     return 0
 
 
+def example_audio() -> Path:
+    """The shipped example utterance (LibriSpeech 7143-88743-0029, CC BY 4.0)."""
+    from importlib import resources
+
+    return Path(str(resources.files("spiritlm").joinpath("assets/examples/7143-88743-0029.flac")))
+
+
 def run_demo(args) -> int:
-    """Until the trained mini model ships, the demo runs on a tiny *random* model: it shows the pipeline
-    (prompt building, modality control, stopping, parsing), not meaningful content."""
+    """Until the trained mini model ships, the demo runs on a tiny *random* checkpoints root in Meta's
+    layout: it exercises the whole pipeline (tokenizers, prompt building, modality control, stopping,
+    vocoders, files written), not meaningful content."""
+    from ..audio import write_audio
     from ..generation.pipeline import SpiritLM
-    from ..lm.tiny import write_tiny_checkpoint
+    from ..tiny_root import write_tiny_root
     from ..tokens import format_tokens, units_to_tokens
 
-    print("NOTE: no trained model is shipped yet; this demo runs on a tiny RANDOMLY INITIALISED model, so the\n"
-          "      generated text and units are noise. It exercises the whole generation pipeline.")
+    print("NOTE: no trained model is shipped yet. This demo runs on tiny RANDOMLY INITIALISED models in the\n"
+          "      official checkpoint layout: text and audio are noise, but every stage of the pipeline runs.")
     start = time.time()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    example = example_audio()
     with tempfile.TemporaryDirectory() as tmp:
-        lm = SpiritLM.from_pretrained(write_tiny_checkpoint(Path(tmp) / "tiny-expressive", "expressive"))
-        print(lm.layout.describe())
-        jobs = [("T->T", [("text", "The cat sat on the")], "text"),
-                ("T->S", [("text", "The cat sat on the")], "speech"),
-                ("S->T", [("speech", "[St71][Pi39][Hu99][Hu49][Hu38][Pi48][Hu149]")], "text"),
-                ("S->S", [("speech", "[St71][Pi39][Hu99][Hu49][Hu38][Pi48][Hu149]")], "speech")]
-        for name, inputs, modality in jobs:
-            r = lm.generate(inputs, output_modality=modality, max_new_tokens=40, seed=0, do_sample=True,
-                            synthesize=False)
-            print(f"\n== {name}  prompt: {r.prompt}")
-            for o in r.outputs:
-                shown = o.content if o.content_type.name == "TEXT" else format_tokens(units_to_tokens(o.units))
-                print(f"   {o.content_type.name.lower()}: {shown[:160]}")
-            print(f"   ({len(r.new_ids)} new tokens, stopped by {r.finish_reason})")
-    print(f"\ndemo finished in {time.time() - start:.1f} s")
+        root = write_tiny_root(Path(tmp), official_vocab=False)
+        for variant in ("base", "expressive"):
+            lm = SpiritLM.from_pretrained(root / "spiritlm_model" / f"spirit-lm-{variant}-7b")
+            print(f"\n##### {variant}: {lm.layout.describe().splitlines()[0]}")
+            jobs = [("T->T", [("text", "The cat sat on the")], "text"),
+                    ("T->S", [("text", "The cat sat on the")], "speech"),
+                    ("S->T", [("speech", example)], "text"),
+                    ("S->S", [("speech", example)], "speech")]
+            for name, inputs, modality in jobs:
+                r = lm.generate(inputs, output_modality=modality, max_new_tokens=60, seed=0, do_sample=True)
+                prompt = r.prompt if len(r.prompt) < 90 else r.prompt[:60] + f"... ({len(r.prompt_ids)} ids)"
+                print(f"== {name}  prompt: {prompt}")
+                for n, o in enumerate(r.outputs):
+                    if o.content_type.name == "TEXT":
+                        print(f"   text: {o.content[:120]!r}")
+                        continue
+                    wav = write_audio(out / f"{variant}_{name.replace('->', '2')}_{n}.wav", o.content)
+                    tokens = format_tokens(units_to_tokens(o.units))
+                    print(f"   speech: {len(o.units)} units, {len(o.content) / 16000:.2f} s -> {wav}")
+                    print(f"           {tokens[:100]}{'...' if len(tokens) > 100 else ''}")
+                print(f"   ({len(r.new_ids)} new tokens, stopped by {r.finish_reason})")
+    print(f"\ndemo finished in {time.time() - start:.1f} s; audio in {out}/")
     return 0
