@@ -106,7 +106,7 @@ def read_audio_manifest(path: str | os.PathLike, label_key: str | None = None) -
 
 
 def _contours(rows: list[dict], cfg: VQVAETrainConfig, out: Path):
-    """F0 of every file, cached in out/f0.npz (keyed by audio path and method)."""
+    """F0 of every file, cached in out/f0.npz (keyed by method, interpolation and audio path)."""
     from tqdm import tqdm
 
     from ..audio import load_audio
@@ -114,10 +114,11 @@ def _contours(rows: list[dict], cfg: VQVAETrainConfig, out: Path):
 
     cache = out / "f0.npz"
     stored = dict(np.load(cache, allow_pickle=False)) if cache.is_file() else {}
-    extractor = load_f0_extractor(cfg.f0_method)
+    interpolate = "_interp" in cfg.features  # as `PitchConfig.preset` sets it for the trained tokenizer
+    extractor = load_f0_extractor(cfg.f0_method, interpolate=interpolate)
     result = []
     for row in tqdm(rows, desc=f"F0 ({cfg.f0_method})", disable=len(rows) < 20):
-        key = f"{cfg.f0_method}|{row['audio']}"
+        key = f"{cfg.f0_method}|{'interp' if interpolate else 'raw'}|{row['audio']}"
         if key + "|f0" not in stored:
             c = extractor.extract(load_audio(row["audio"]))
             stored[key + "|f0"], stored[key + "|vuv"] = c.f0, c.vuv
