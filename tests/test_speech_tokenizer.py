@@ -181,3 +181,10 @@ def test_ten_minute_file_is_chunked(tok, ref, tmp_path):
     units = tok.encode_units(tmp_path / "long.flac")
     assert len(units.hubert) == 6 * 2499  # six 100 s chunks, each on its own
     assert np.array_equal(units.hubert[2499:2 * 2499], tok.encode_units(wav[1_600_000:3_200_000]).hubert)
+
+
+def test_batches_group_similar_lengths_within_a_sample_budget(tok):
+    small = SpeechTokenizer(tok.hubert, tok.quantizer, batch_size=3, max_batch_samples=30_000)
+    lengths = [10_000, 9_000, 2_000, 8_000, 7_900, 9_500, 1_900]
+    assert small._batches(lengths) == [[0, 5, 1], [3, 4], [2, 6]]
+    assert small._batches([20_000, 19_000]) == [[0], [1]]  # 2 x 20,000 > 30,000 samples

@@ -71,7 +71,8 @@ class SpeechTokenizer:
 
     def __init__(self, hubert: HubertFeatures, quantizer: torch.nn.Module, pitch: UnitStream | None = None,
                  style: UnitStream | None = None, max_chunk: int = MAX_CHUNK, min_chunk: int = MIN_CHUNK,
-                 batch_size: int = 8, device: str | torch.device = "cpu") -> None:
+                 batch_size: int = 8, max_batch_samples: int = MAX_CHUNK,
+                 device: str | torch.device = "cpu") -> None:
         if (pitch is None) != (style is None):
             logger.info("expressive tokenizer with only one of pitch/style")
         if min_chunk < 1 or max_chunk < min_chunk:
@@ -83,6 +84,7 @@ class SpeechTokenizer:
         self.max_chunk = max_chunk
         self.min_chunk = min_chunk
         self.batch_size = batch_size
+        self.max_batch_samples = max_batch_samples  # padded samples per HuBERT batch (bounds memory)
         self.device = torch.device(device)
         self.hubert.to(self.device)
         self.quantizer.to(self.device)
@@ -117,12 +119,15 @@ class SpeechTokenizer:
         return out
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:
-        """Indices grouped longest first; a batch closes when full or when padding would exceed 25%."""
+        """Indices grouped longest first; a batch closes when full, when padding would exceed 25%, or
+        when it would hold more than `max_batch_samples` padded samples."""
         order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
         batches: list[list[int]] = []
         for i in order:
-            if batches and len(batches[-1]) < self.batch_size and lengths[i] >= 0.75 * lengths[batches[-1][0]]:
-                batches[-1].append(i)
+            last = batches[-1] if batches else None
+            if (last and len(last) < self.batch_size and lengths[i] >= 0.75 * lengths[last[0]]
+                    and (len(last) + 1) * lengths[last[0]] <= self.max_batch_samples):
+                last.append(i)
             else:
                 batches.append([i])
         return batches
