@@ -210,9 +210,16 @@ class LMTrainer:
 
     def _truncate_metrics(self, step: int) -> None:
         f = self.out / "metrics.jsonl"
-        if f.is_file():
-            keep = [line for line in f.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-            f.write_text("".join(line + "\n" for line in keep))
+        if not f.is_file():
+            return
+        keep = []
+        for line in f.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    keep.append(line)
+            except (json.JSONDecodeError, KeyError):  # a line torn by the kill
+                continue
+        f.write_text("".join(line + "\n" for line in keep))
 
     def _log(self, record: dict) -> None:
         if self.env.rank == 0:
