@@ -53,7 +53,7 @@ def _with(recipe: dict, out_dir: Path, **sections) -> dict:
     d = json.loads(json.dumps(recipe))
     d["run"]["out_dir"] = str(out_dir)
     for name, values in sections.items():
-        d[name].update(values)
+        d.setdefault(name, {}).update(values)
     return d
 
 
