@@ -207,3 +207,13 @@ def test_bad_input_is_rejected():
         interleaved(AlignedUtterance("", (), SpeechUnits([1, 2])), random.Random(0))
     with pytest.raises(ValueError, match="raw units"):
         speech_only(SpeechUnits([1, 2], aligned=True))
+
+
+def test_locate_words_matches_whole_words_only():
+    from spiritlm.data.interleave import locate_words
+
+    def w(*words):
+        return [WordTiming(x, 0.0, 0.0) for x in words]
+
+    assert locate_words("Don't stop, a cat!", w("don't", "stop", "a", "cat")) == [0, 6, 12, 14]
+    assert locate_words("Bad cat", w("a", "cat")) is None  # "a" only occurs inside "Bad"

@@ -34,6 +34,7 @@ into LM ids with a text tokenizer and a `TokenLayout`, and `split_ids` parses id
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -161,14 +162,16 @@ def _speech_tokens(tokens: list[Token], lo: int, hi: int, carry: bool) -> tuple[
 
 
 def locate_words(text: str, words: Sequence[WordTiming]) -> list[int] | None:
-    """Character offset of each word in `text` (case-insensitive, in order), or None if one is missing."""
+    """Character offset of each word in `text` (whole words, case-insensitive, in order), or None."""
     lowered, pos, starts = text.lower(), 0, []
     for w in words:
-        at = lowered.find(w.word.lower(), pos)
-        if at < 0 or not w.word:
+        if not w.word:
             return None
-        starts.append(at)
-        pos = at + len(w.word)
+        m = re.compile(rf"(?<![\w']){re.escape(w.word.lower())}(?![\w'])").search(lowered, pos)
+        if m is None:
+            return None
+        starts.append(m.start())
+        pos = m.end()
     return starts
 
 
