@@ -1,0 +1,142 @@
+"""Resynthesis / TTS / ASR / perplexity on a tiny random checkpoints root and a hand-made manifest.
+
+The referee is a test double (a transcriber that always hears "i love it"), so every error rate is
+known exactly; Whisper itself is tested in test_eval_whisper.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from spiritlm.eval import asr, perplexity, resynthesis, tts
+from spiritlm.eval.common import load_spiritlm, select_records
+from spiritlm.eval.fewshot import Shot, asr_inputs, cut_transcript, tts_inputs
+from spiritlm.eval.metrics import error_rate
+from spiritlm.eval.scoring import score_sequences
+from spiritlm.units import SpeechUnits
+
+# (text, split, style, sentiment); test texts chosen so that "i love it" scores CER 3/15, WER 1/5
+RECORDS = [("The cat sat.", "train", "neutral", "neutral"), ("A dog ran!", "train", "happy", "positive"),
+           ("I love it.", "test", "happy", "positive"), ("I love", "test", "sad", "negative"),
+           ("Bad day.", "valid", "angry", "negative")]
+
+
+def write_manifest(folder, records=RECORDS, seconds: float = 1.0):
+    from spiritlm.audio import write_audio
+    from spiritlm.data.corpus.manifest import ManifestWriter, Sentiment, TimedWord, Utterance, text_words
+
+    rng = np.random.default_rng(0)
+    path = folder / "manifest.jsonl"
+    with ManifestWriter(path) as w:
+        for i, (text, split, style, senti) in enumerate(records):
+            write_audio(folder / f"u{i}.wav", (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32))
+            words = text_words(text)
+            timed = tuple(TimedWord(x, seconds * j / len(words), seconds * (j + 1) / len(words))
+                          for j, x in enumerate(words))
+            compound = {"positive": 0.6, "negative": -0.6, "neutral": 0.0}[senti]
+            w.append(Utterance(f"u{i}", f"u{i}.wav", text, timed, (), "spk", "espeak", style,
+                               Sentiment(senti, compound), seconds, split))
+    return path
+
+
+class HearsILoveIt:
+    def __init__(self):
+        self.calls = 0
+
+    def transcribe(self, wav):
+        self.calls += 1
+        return "i love it"
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    from spiritlm.tiny_root import write_tiny_root
+
+    return write_tiny_root(tmp_path_factory.mktemp("evalroot"), official_vocab=True)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    return str(write_manifest(tmp_path_factory.mktemp("evaldata")))
+
+
+@pytest.fixture(scope="module")
+def base_lm(root):
+    return load_spiritlm(str(root / "spiritlm_model" / "spirit-lm-base-7b"))
+
+
+def test_select_records_and_errors(manifest):
+    assert [r.id for r in select_records(manifest, "test")] == ["u2", "u3"]
+    assert [r.id for r in select_records(manifest, "all", limit=2)] == ["u0", "u1"]
+    with pytest.raises(ValueError, match="valid: train, valid, test, all"):
+        select_records(manifest, "dev")
+    with pytest.raises(ValueError, match="needs manifest, model"):
+        resynthesis.evaluate(resynthesis.ResynthesisConfig())
+    with pytest.raises(ValueError, match="valid: default, tiny"):
+        resynthesis.ResynthesisConfig.preset("huge")
+    with pytest.raises(ValueError, match="unknown TTSConfig field"):
+        tts.TTSConfig.preset("tiny", shotz=3)
+
+
+def test_resynthesis_exact_error_rates(base_lm, manifest):
+    cfg = resynthesis.ResynthesisConfig.preset("tiny", manifest=manifest, reference=True)
+    asr_double = HearsILoveIt()
+    res = resynthesis.evaluate(cfg, transcriber=asr_double, lm=base_lm)
+    assert res.n_items == 2 and asr_double.calls == 4  # resynthesis + original, per item
+    assert res.metrics["cer"] == pytest.approx(3 / 15) and res.metrics["wer"] == pytest.approx(1 / 5)
+    assert res.metrics["original_cer"] == pytest.approx(3 / 15)
+    for row in res.items:  # raw units: 25 per second, 640 samples each, no duration prediction
+        assert abs(row["seconds_out"] - row["seconds_in"]) <= 0.08
+
+
+def test_fewshot_prompt_formats(base_lm):
+    shot = Shot("the cat", SpeechUnits(np.array([5, 5, 7])))
+    query = SpeechUnits(np.array([9]))
+    p = base_lm.build_prompt(tts_inputs([shot], "a dog"), "speech")
+    assert p.text == "[Text] the cat [Speech][Hu5][Hu7][Text] a dog [Speech]"
+    p = base_lm.build_prompt(asr_inputs([shot], query), "text")
+    assert p.text == "[Speech][Hu5][Hu7][Text]<START Transcript> the cat <END>[Speech][Hu9][Text]<START Transcript>"
+    p = base_lm.build_prompt(asr_inputs([], query, flags=False), "text")
+    assert p.text == "[Speech][Hu9][Text]"
+    assert cut_transcript(" the cat sat <END> [Speech] more") == "the cat sat"
+    assert cut_transcript("a b <START Transcript> c") == "a b"
+
+
+def test_tts_runs_and_scores_what_it_heard(base_lm, manifest):
+    cfg = tts.TTSConfig.preset("tiny", manifest=manifest)
+    res = tts.evaluate(cfg, transcriber=HearsILoveIt(), lm=base_lm)
+    assert res.n_items == 2 and res.config["shot_ids"][0] in ("u0", "u1")
+    assert all(r["new_tokens"] <= cfg.min_new_tokens_budget for r in res.items)
+    hyps = [r["transcript"] for r in res.items]
+    assert hyps == ["i love it" if not r["problem"] else "" for r in res.items]
+    assert res.metrics["cer"] == pytest.approx(error_rate(["I love it.", "I love"], hyps, "char").rate)
+
+
+def test_asr_transcript_is_cut_generation(base_lm, manifest):
+    res = asr.evaluate(asr.ASRConfig.preset("tiny", manifest=manifest), lm=base_lm)
+    assert res.n_items == 2
+    for row in res.items:
+        assert row["transcript"] == cut_transcript(row["generated"])
+        assert row["finish_reason"] in ("eos", "modality_switch", "length")
+    refs, hyps = [r["text"] for r in res.items], [r["transcript"] for r in res.items]
+    assert res.metrics["wer"] == pytest.approx(error_rate(refs, hyps, "word").rate)
+
+
+def test_perplexity_matches_hand_scoring(base_lm, manifest, root):
+    base_dir = str(root / "spiritlm_model" / "spirit-lm-base-7b")
+    cfg = perplexity.PerplexityConfig.preset("tiny", manifest=manifest, split="all", baseline=base_dir)
+    res = perplexity.evaluate(cfg, lm=base_lm)
+    assert res.n_items == 3 and res.metrics["words"] == 3 + 3 + 3  # the cat sat / a dog ran / i love it
+    tok = base_lm.tokenizer
+    seqs = [[tok.bos_id, base_lm.layout.text_marker_id] + tok.encode_text(t)
+            for t in ("The cat sat.", "A dog ran!", "I love it.")]
+    scores = score_sequences(base_lm.model, seqs, [2, 2, 2])
+    total = sum(s.logprob for s in scores)
+    assert res.metrics["word_ppl"] == pytest.approx(math.exp(-total / 9), rel=1e-5)
+    assert res.metrics["token_ppl"] == pytest.approx(math.exp(-total / sum(s.n_tokens for s in scores)), rel=1e-5)
+    # the baseline (the same weights read as a plain transformers model, no [Text] marker) is scored too
+    assert res.metrics["baseline_tokens"] == res.metrics["tokens"]
+    assert res.metrics["word_ppl_ratio"] == pytest.approx(res.metrics["word_ppl"] / res.metrics["baseline_word_ppl"])
