@@ -65,7 +65,10 @@ def main() -> None:
     p.add_argument("--micro", type=int, default=4)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     names = args.candidates.split(",")
     bad = [n for n in names if n not in ARCHS and n != "smollm2"]
