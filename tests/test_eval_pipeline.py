@@ -140,3 +140,91 @@ def test_perplexity_matches_hand_scoring(base_lm, manifest, root):
     # the baseline (the same weights read as a plain transformers model, no [Text] marker) is scored too
     assert res.metrics["baseline_tokens"] == res.metrics["tokens"]
     assert res.metrics["word_ppl_ratio"] == pytest.approx(res.metrics["word_ppl"] / res.metrics["baseline_word_ppl"])
+
+
+STYLES4 = ["neutral", "happy", "sad", "angry"]
+
+
+@pytest.fixture(scope="module")
+def referee(tmp_path_factory):
+    import json
+
+    from spiritlm.eval.style import StyleReferee
+    from spiritlm.tiny_root import write_tiny_style
+
+    folder = write_tiny_style(tmp_path_factory.mktemp("style") / "clf", num_labels=4)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["id2label"] = dict(enumerate(STYLES4))
+    cfg["label2id"] = {s: i for i, s in enumerate(STYLES4)}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    return StyleReferee(str(folder))
+
+
+def test_style_referee_is_argmax_of_mean_logits(referee):
+    wav = (0.1 * np.random.default_rng(1).standard_normal(40000)).astype(np.float32)  # 2.5 s -> 3 seconds' logits
+    logits = referee.classifier.forward_chunk(wav).logits
+    assert logits.shape == (3, 4)
+    assert referee.classify(wav) == STYLES4[int(logits.mean(0).argmax())]
+    assert referee.classify(np.zeros(100, np.float32)) is None
+    with pytest.raises(ValueError, match="--classifier"):
+        from spiritlm.eval.style import StyleReferee
+
+        StyleReferee("")
+
+
+def test_style_benchmark(base_lm, manifest, referee):
+    from spiritlm.eval import style
+
+    res = style.evaluate(style.StyleConfig.preset("tiny", manifest=manifest), lm=base_lm, referee=referee)
+    assert res.n_items == 2 and res.metrics["chance"] == 0.25 and res.config["labels"] == STYLES4
+    hits = sum(r["pred"] == r["style"] for r in res.items)
+    assert res.metrics["accuracy"] == hits / 2 and res.metrics["x_chance"] == hits / 2 / 0.25
+    assert all(r["prompt_pred"] in STYLES4 for r in res.items)
+
+
+def test_balanced_records_round_robin(manifest):
+    from spiritlm.eval.sentiment import balanced_records
+
+    recs = select_records(manifest, "all")  # neutral u0; positive u1, u2; negative u3, u4
+    assert [r.id for r in balanced_records(recs, None)] == ["u1", "u0", "u3"]
+    assert [r.id for r in balanced_records(recs, 2)] == ["u1", "u0"]
+    with pytest.raises(ValueError, match="balanced=False"):
+        balanced_records(select_records(manifest, "test"), None)
+
+
+class _Says:
+    def __init__(self, label):
+        self.label = label
+
+    def classify(self, wav):
+        return self.label
+
+
+def test_sentiment_judges():
+    from spiritlm.eval.sentiment import Judge, SentimentConfig
+
+    judge = Judge(SentimentConfig(judge="style"), None, _Says("sad"))
+    assert judge.speech(np.ones(16000, np.float32)) == ("negative", "sad")
+    assert Judge(SentimentConfig(judge="style"), None, _Says("whisper")).speech(np.ones(10)) == (None, "whisper")
+    assert judge.speech(np.zeros(0)) == (None, "")
+    heard = Judge(SentimentConfig(), HearsILoveIt(), None)
+    assert heard.speech(np.ones(16000, np.float32)) == ("positive", "i love it")  # VADER: love -> positive
+    assert heard.text("This is a terrible, awful day.") == "negative"
+
+
+@pytest.mark.parametrize("direction", ["t2s", "s2t"])
+def test_sentiment_benchmark_and_stsp_predictions(base_lm, manifest, tmp_path, direction):
+    import json
+
+    from spiritlm.eval import sentiment
+
+    pred = tmp_path / "pred.jsonl"
+    cfg = sentiment.SentimentConfig.preset("tiny", manifest=manifest, direction=direction, pred_file=str(pred))
+    res = sentiment.evaluate(cfg, lm=base_lm, transcriber=HearsILoveIt())
+    assert res.benchmark == f"sentiment_{direction}" and res.n_items == 2
+    assert res.metrics["majority_rate"] == 0.5  # test split: one positive, one negative
+    assert res.metrics["accuracy"] == sum(r["pred"] == r["sentiment"] for r in res.items) / 2
+    lines = [json.loads(x) for x in pred.read_text().splitlines()]
+    assert [x["id"] for x in lines] == ["u2", "u3"] and set(lines[0]) == {"id", "pred", "generation"}
+    with pytest.raises(ValueError, match="valid: t2s, s2t, t2t, s2s"):
+        sentiment.evaluate(sentiment.SentimentConfig.preset("tiny", manifest=manifest, direction="x"), lm=base_lm)
