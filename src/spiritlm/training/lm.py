@@ -167,8 +167,10 @@ class LMTrainer:
         self.model.to(self.env.device)
         self.stream, self.evals = build_data(cfg, self.tokenizer, self.layout)
         self.wrapped = self._wrap()
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=o.lr, betas=tuple(o.betas),
-                                           weight_decay=o.weight_decay)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": o.weight_decay},
+                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]  # norms: no decay
+        self.optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas))
         bf16 = cfg.dist.precision == "bf16" or (cfg.dist.precision == "auto" and self.env.device.startswith("cuda")
                                                 and torch.cuda.is_bf16_supported())
         dev = "cuda" if self.env.device.startswith("cuda") else "cpu"
