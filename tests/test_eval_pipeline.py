@@ -228,3 +228,72 @@ def test_sentiment_benchmark_and_stsp_predictions(base_lm, manifest, tmp_path, d
     assert [x["id"] for x in lines] == ["u2", "u3"] and set(lines[0]) == {"id", "pred", "generation"}
     with pytest.raises(ValueError, match="valid: t2s, s2t, t2t, s2s"):
         sentiment.evaluate(sentiment.SentimentConfig.preset("tiny", manifest=manifest, direction="x"), lm=base_lm)
+
+
+CLOZE = [("the old man walked home slowly", "test", "neutral", "neutral"),
+         ("a small bird sang all morning", "test", "happy", "positive"),
+         ("we never saw the river again", "test", "sad", "negative")]
+
+
+def test_segmenter_sequences(base_lm):
+    from spiritlm.eval.likelihood import Segmenter
+
+    seg, lay = Segmenter(base_lm), base_lm.layout
+    bos = base_lm.tokenizer.bos_id
+    assert seg.sequence([7, 8], "t", [40000], "s") == ([bos, lay.text_marker_id, 7, 8, lay.speech_marker_id, 40000],
+                                                        5)
+    assert seg.sequence([7], "t", [9, 10], "t") == ([bos, lay.text_marker_id, 7, 9, 10], 3)
+    assert seg.sequence([], "s", [32010], "s") == ([bos, lay.speech_marker_id, 32010], 2)
+
+
+def test_cloze_by_hand(base_lm, tmp_path):
+    from spiritlm.data.corpus.manifest import text_words
+    from spiritlm.eval import likelihood
+    from spiritlm.eval.metrics import pair_score
+
+    manifest = str(write_manifest(tmp_path, CLOZE, seconds=1.2))
+    cfg = likelihood.LikelihoodConfig.preset("tiny", manifest=manifest, directions="T,S2T,T2S")
+    res = likelihood.evaluate(cfg, lm=base_lm)
+    assert res.n_items == 3 * 3 and set(res.metrics) == {f"cloze_{d}_acc{s}" for d in ("T", "S2T", "T2S")
+                                                         for s in ("", "_token")}
+    triples = likelihood.cloze_items(select_records(manifest, "test"), 0)
+    tok, lay = base_lm.tokenizer, base_lm.layout
+    expected = []
+    for rec, other, k, k2 in triples:
+        w, w2 = text_words(rec.text), text_words(other.text)
+        ctx = [tok.bos_id, lay.text_marker_id] + tok.encode_text(" ".join(w[:k]))
+        good, bad = score_sequences(base_lm.model, [ctx + tok.encode_text(" ".join(w[k:])),
+                                                    ctx + tok.encode_text(" ".join(w2[k2:]))], [len(ctx)] * 2)
+        expected.append(pair_score(good.logprob, bad.logprob))
+    assert res.metrics["cloze_T_acc"] == pytest.approx(sum(expected) / 3)
+    with pytest.raises(ValueError, match="valid: T, S, T2S, S2T"):
+        likelihood.evaluate(likelihood.LikelihoodConfig.preset("tiny", manifest=manifest, directions="X"),
+                            lm=base_lm)
+
+
+def test_pairs_text_and_speech(base_lm, tmp_path):
+    import json
+
+    from spiritlm.audio import write_audio
+    from spiritlm.eval import likelihood
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for i, (kind, good, bad) in enumerate([("lexical", "garden", "strimbet"), ("syntactic", "the dogs run",
+                                                                               "the dogs runs")]):
+        items = {}
+        for name, text in (("good", good), ("bad", bad)):
+            write_audio(tmp_path / "wav" / f"{i}{name}.wav", (0.1 * rng.standard_normal(12000)).astype(np.float32))
+            items[name] = {"text": text, "audio": f"wav/{i}{name}.wav", "duration": 0.75, "words": []}
+        rows.append({"id": f"p{i}", "kind": kind, "category": "word", **items})
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = likelihood.evaluate(likelihood.LikelihoodConfig.preset("tiny", pairs=str(tmp_path / "pairs.jsonl")),
+                              lm=base_lm)
+    assert set(res.metrics) == {f"{k}_{m}_acc{s}" for k in ("lexical", "syntactic") for m in ("T", "S")
+                                for s in ("", "_token")}
+    row = next(r for r in res.items if r["task"] == "lexical_T")
+    tok, lay = base_lm.tokenizer, base_lm.layout
+    head = [tok.bos_id, lay.text_marker_id]
+    g, b = score_sequences(base_lm.model, [head + tok.encode_text(w) for w in ("garden", "strimbet")], [2, 2])
+    assert row["good"] == pytest.approx(g.logprob) and row["bad_token"] == pytest.approx(b.mean)
+    assert res.metrics["lexical_T_acc"] == (1.0 if g.logprob > b.logprob else 0.0)
