@@ -6,13 +6,16 @@ A checkpoints root in the official layout holds both sides::
     <root>/speech_tokenizer/hubert_25hz/ ... the speech parts
 
 The root is the LM folder's grandparent when that has a `speech_tokenizer/` folder (Meta's download,
-our shipped bundles), else ``$SPIRITLM_CHECKPOINTS_DIR``. Nothing is loaded until generation first
-needs speech, and the vocoder not until audio is first synthesized.
+our shipped bundles), else ``$SPIRITLM_CHECKPOINTS_DIR``. A root with `speech_tokenizer/speech.json`
+holds our own trained parts (`spiritlm.speech_bundle`); otherwise Meta's files are read through the
+official factories. The encoder loads when audio is first encoded, the vocoder when audio is first
+synthesized.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,32 +32,61 @@ def speech_root_for(lm_path: Path) -> Path:
 
 
 class LazyVocoder:
-    """The official tokenizer object's vocoder, loaded on the first synthesis."""
+    """A vocoder built by `load()` on the first synthesis."""
 
     sample_rate = 16000
 
-    def __init__(self, official_tokenizer):
-        self._tok = official_tokenizer
+    def __init__(self, load: Callable[[], object]):
+        self._load, self._vocoder = load, None
 
     def synthesize(self, units: SpeechUnits, speaker_id=None) -> np.ndarray:
-        return self._tok.vocoder.synthesize(units, speaker_id=speaker_id)
+        if self._vocoder is None:
+            self._vocoder = self._load()
+        return self._vocoder.synthesize(units, speaker_id=speaker_id)
+
+
+class LazyEncoder:
+    """A speech encoder built by `load()` on the first encoding."""
+
+    def __init__(self, load: Callable[[], object], is_expressive: bool):
+        self._load, self._encoder, self.is_expressive = load, None, is_expressive
+
+    def encode_units(self, wav: np.ndarray) -> SpeechUnits:
+        if self._encoder is None:
+            self._encoder = self._load()
+        return self._encoder.encode_units(wav)
 
 
 def official_speech_tokenizer(lm, **kwargs):
     """`spiritlm_base(**kwargs)` or `spiritlm_expressive(**kwargs)` for this LM's variant and root."""
-    from ..speech_tokenizer import spiritlm_base, spiritlm_expressive
+    from .. import speech_bundle
+    from ..speech_tokenizer import SpiritLMTokenizer, spiritlm_base, spiritlm_expressive
 
     kwargs.setdefault("root", speech_root_for(lm.path))
+    if speech_bundle.has_bundle(kwargs["root"]):  # our own parts, wrapped in the official object
+        root, device = kwargs["root"], kwargs.get("device", "cpu")
+        spec = speech_bundle.read_spec(root, lm.variant)
+        vocoder = Path(root) / "speech_tokenizer" / spec.vocoder if spec.vocoder else None
+        return SpiritLMTokenizer(speech_bundle.load_encoder(root, lm.variant, device), vocoder,
+                                 kwargs.get("default_speaker", 2), kwargs.get("default_style"), 71, device)
     factory = spiritlm_expressive if lm.layout.is_expressive else spiritlm_base
     logger.info("loading the %s speech tokenizer from %s", lm.variant, kwargs["root"])
     return factory(**kwargs)
 
 
-def default_speech_loader(**kwargs):
-    """A `SpeechLoader` for `SpiritLM`: (encoder, vocoder) from the official factories."""
+def default_speech_loader(device: str = "cpu", **kwargs):
+    """A `SpeechLoader` for `SpiritLM`: (encoder, vocoder) from our bundle or the official factories."""
 
     def load(lm):
-        tok = official_speech_tokenizer(lm, **kwargs)
-        return tok.tokenizer, LazyVocoder(tok)
+        from .. import speech_bundle
+
+        root = speech_root_for(lm.path)
+        if speech_bundle.has_bundle(root):
+            variant = lm.variant
+            spec = speech_bundle.read_spec(root, variant)
+            return (LazyEncoder(lambda: speech_bundle.load_encoder(root, variant, device), spec.pitch is not None),
+                    LazyVocoder(lambda: speech_bundle.load_bundle_vocoder(root, variant, device)))
+        tok = official_speech_tokenizer(lm, device=device, **kwargs)
+        return tok.tokenizer, LazyVocoder(lambda: tok.vocoder)
 
     return load

@@ -63,7 +63,8 @@ class Spiritlm:
 
     def _load_speech(self, lm):
         self._official_tokenizer = official_speech_tokenizer(lm, **self._speech_kwargs)
-        return self._official_tokenizer.tokenizer, LazyVocoder(self._official_tokenizer)
+        tok = self._official_tokenizer
+        return tok.tokenizer, LazyVocoder(lambda: tok.vocoder)
 
     @property
     def speech_tokenizer(self):
