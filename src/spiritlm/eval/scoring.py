@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
-
 
 @dataclass(frozen=True)
 class SeqScore:
@@ -29,10 +27,11 @@ class SeqScore:
         return self.logprob / self.n_tokens if self.n_tokens else float("-inf")
 
 
-@torch.inference_mode()
 def score_sequences(model, sequences: Sequence[Sequence[int]], starts: Sequence[int], batch_size: int = 8,
                     pad_id: int = 0) -> list[SeqScore]:
     """`SeqScore` of each sequence from its start position (start >= 1: the first token has no context)."""
+    import torch
+
     if len(sequences) != len(starts):
         raise ValueError(f"{len(sequences)} sequences but {len(starts)} start positions")
     for seq, s in zip(sequences, starts):
@@ -40,19 +39,27 @@ def score_sequences(model, sequences: Sequence[Sequence[int]], starts: Sequence[
             raise ValueError(f"start {s} must be in [1, {len(seq)}] for a sequence of {len(seq)} tokens")
     device = next(model.parameters()).device
     out: list[SeqScore] = []
-    for b in range(0, len(sequences), batch_size):
-        seqs, sts = sequences[b:b + batch_size], starts[b:b + batch_size]
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)  # [B, L]
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for row, s in enumerate(seqs):
-            ids[row, :len(s)] = torch.tensor(list(s))
-            mask[row, :len(s)] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()  # [B, L, V]
-        logp = torch.log_softmax(logits[:, :-1], dim=-1)  # predicts positions 1..L-1
-        target = ids[:, 1:].to(device)  # [B, L-1]
-        tok_lp = logp.gather(-1, target[..., None])[..., 0]  # [B, L-1]
-        for row, (s, st) in enumerate(zip(seqs, sts)):
-            lp = tok_lp[row, st - 1:len(s) - 1]
-            out.append(SeqScore(float(lp.double().sum()), int(lp.numel())))
+    with torch.inference_mode():
+        for b in range(0, len(sequences), batch_size):
+            out += _score_batch(model, sequences[b:b + batch_size], starts[b:b + batch_size], pad_id, device)
+    return out
+
+
+def _score_batch(model, seqs, sts, pad_id: int, device) -> list[SeqScore]:
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)  # [B, L] right-padded
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, s in enumerate(seqs):
+        ids[row, :len(s)] = torch.tensor(list(s))
+        mask[row, :len(s)] = 1
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()  # [B, L, V]
+    logp = torch.log_softmax(logits[:, :-1], dim=-1)  # predicts positions 1..L-1
+    target = ids[:, 1:].to(device)  # [B, L-1]
+    tok_lp = logp.gather(-1, target[..., None])[..., 0]  # [B, L-1]
+    out = []
+    for row, (s, st) in enumerate(zip(seqs, sts)):
+        lp = tok_lp[row, st - 1:len(s) - 1]
+        out.append(SeqScore(float(lp.double().sum()), int(lp.numel())))
     return out
