@@ -18,6 +18,8 @@ COMMAND_MODULES = [
     "spiritlm.cli.train",
     "spiritlm.cli.vocoder",
     "spiritlm.cli.encode",
+    "spiritlm.cli.eval",
+    "spiritlm.cli.recipe",
 ]
 
 
