@@ -144,3 +144,10 @@ def test_cli_data_units_builds_a_cache(corpus, tmp_path, capsys):
     assert len(UnitCache(tmp_path / "u")) == 10
     assert main(argv[:-3] + ["os:getcwd"]) == 2  # not a SpeechEncoder: one clear error line
     assert "did not give a SpeechEncoder" in capsys.readouterr().err
+
+
+def test_base_model_from_an_expressive_cache_uses_hubert_only(corpus):
+    manifest, cache, tok = corpus
+    pools = load_pools(manifest, cache, split="train", hubert_only=True)
+    utt = pools["speech"][0]
+    assert utt.units.pitch is None and utt.units == type(utt.units)(cache[utt.id].hubert)

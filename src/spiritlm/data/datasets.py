@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..units import SpeechUnits
 from .interleave import (
     AlignedUtterance,
     SpanConfig,
@@ -66,14 +67,19 @@ def check_weights(weights: dict[str, float]) -> dict[str, float]:
 # ------------------------------------------------------------------------------------- pools
 
 
-def utterance_from_record(record: dict, cache) -> AlignedUtterance:
+def utterance_from_record(record: dict, cache, hubert_only: bool = False) -> AlignedUtterance:
     words = tuple(WordTiming(str(w["word"]), float(w["start"]), float(w["end"])) for w in record.get("words") or ())
-    return AlignedUtterance(str(record.get("text", "")), words, cache[str(record["id"])], id=str(record["id"]))
+    units = cache[str(record["id"])]
+    if hubert_only and units.is_expressive:
+        units = SpeechUnits(units.hubert)
+    return AlignedUtterance(str(record.get("text", "")), words, units, id=str(record["id"]))
 
 
 def load_pools(manifest: str | Path | None, cache, split: str | None = None,
-               text_files: Sequence[str | Path] = ()) -> dict[str, list]:
-    """Items per kind: "text" -> strings; the other kinds -> `AlignedUtterance`s with cached units."""
+               text_files: Sequence[str | Path] = (), hubert_only: bool = False) -> dict[str, list]:
+    """Items per kind: "text" -> strings; the other kinds -> `AlignedUtterance`s with cached units.
+
+    `hubert_only` drops pitch and style (a Base model trained from an Expressive unit cache)."""
     from .unit_cache import read_manifest
 
     records = read_manifest(manifest) if manifest else []
@@ -82,7 +88,8 @@ def load_pools(manifest: str | Path | None, cache, split: str | None = None,
     texts = [str(r["text"]) for r in records if str(r.get("text", "")).strip()]
     for f in text_files:
         texts += [line.strip() for line in Path(f).read_text(encoding="utf-8").splitlines() if line.strip()]
-    utts = [utterance_from_record(r, cache) for r in records if cache is not None and str(r["id"]) in cache]
+    cached = [r for r in records if cache is not None and str(r["id"]) in cache]
+    utts = [utterance_from_record(r, cache, hubert_only) for r in cached]
     if cache is not None and len(utts) < len(records):
         logger.warning("%d of %d records have no units in the cache; they are used as text only",
                        len(records) - len(utts), len(records))

@@ -124,13 +124,17 @@ def build_data(cfg: TrainConfig, tokenizer, layout):
 
     d = cfg.data
     cache = UnitCache(d.units) if d.units else None
+    if cache is not None and layout.is_expressive and not cache.is_expressive:
+        raise ValueError(f"model.variant=expressive needs pitch and style units, but the unit cache {d.units} holds "
+                         "only hubert: build it with an Expressive speech encoder")
+    hubert_only = cache is not None and cache.is_expressive and not layout.is_expressive
     builder = DocumentBuilder(tokenizer, layout, SpanConfig(tuple(d.text_words), tuple(d.speech_words)))
-    pools = load_pools(d.manifest, cache, d.train_split, d.text_files)
+    pools = load_pools(d.manifest, cache, d.train_split, d.text_files, hubert_only)
     stream = PackedMixture(pools, builder, dict(d.weights), d.seq_len, seed=cfg.run.seed, packing=d.packing,
                            pad_id=tokenizer.pad_id)
     evals = {}
     if d.eval_split and d.manifest and d.eval_rows > 0:
-        eval_pools = load_pools(d.manifest, cache, d.eval_split)
+        eval_pools = load_pools(d.manifest, cache, d.eval_split, hubert_only=hubert_only)
         for kind in stream.kinds:
             if eval_pools.get(kind):
                 evals[kind] = eval_batches(eval_pools, builder, kind, d.eval_rows, d.seq_len,
