@@ -297,3 +297,11 @@ def test_pairs_text_and_speech(base_lm, tmp_path):
     g, b = score_sequences(base_lm.model, [head + tok.encode_text(w) for w in ("garden", "strimbet")], [2, 2])
     assert row["good"] == pytest.approx(g.logprob) and row["bad_token"] == pytest.approx(b.mean)
     assert res.metrics["lexical_T_acc"] == (1.0 if g.logprob > b.logprob else 0.0)
+
+
+def test_referee_breakdowns(manifest):
+    from spiritlm.eval import referee
+
+    res = referee.evaluate(referee.RefereeConfig.preset("tiny", manifest=manifest), transcriber=HearsILoveIt())
+    assert res.metrics == pytest.approx({"cer": 3 / 15, "wer": 1 / 5, "cer_engine_espeak": 3 / 15,
+                                         "cer_style_happy": 0.0, "cer_style_sad": 3 / 6})

@@ -126,7 +126,8 @@ def _all_jobs(args) -> list[tuple[str, dict]]:
     common = {"model": args.model, "manifest": args.manifest, "split": args.split}
     if args.limit is not None:
         common["limit"] = args.limit
-    jobs = [("resynthesis", common), ("tts", common), ("asr", common),
+    no_model = {k: v for k, v in common.items() if k != "model"}
+    jobs = [("referee", no_model), ("resynthesis", common), ("tts", common), ("asr", common),
             ("perplexity", common | {"baseline": args.baseline}),
             ("likelihood", common | {"pairs": args.pairs}),
             ("sentiment", common | {"direction": "t2s"}), ("sentiment", common | {"direction": "s2t"})]

@@ -8,6 +8,7 @@ result and lets several benchmarks share one loaded model and one Whisper.
 ==============  ==============================================================  ====================
 module          measures                                                        paper
 ==============  ==============================================================  ====================
+referee         Whisper on the original audio: the floor under every CER         (harness check)
 resynthesis     speech tokenizer -> vocoder, Whisper CER                        T9
 tts             text -> speech through the LM (few-shot), Whisper CER           T5, App. B
 asr             speech -> text through the LM (few-shot, transcript flags), WER  T5, App. B
@@ -21,11 +22,13 @@ report          Markdown table of results with the command and issue 7 targets
 
 Shared pieces: `metrics` (normalisation, WER/CER, pair ties, accuracy), `scoring` (sequence
 log-likelihoods), `asr_whisper` (offline Whisper tiny.en), `fewshot` (the paper's prompt formats),
-`common` (data selection, results). Command line: `spiritlm eval <benchmark> ...` and
+`common` (data selection, results). `unit_quality` (phone purity, PNMI of speech units) serves the
+speech-tokenizer training. Command line: `spiritlm eval <benchmark> ...` and
 `spiritlm eval all ...` (`spiritlm.cli.eval`).
 """
 
 BENCHMARKS = {  # command name -> (module, config class)
+    "referee": ("spiritlm.eval.referee", "RefereeConfig"),
     "resynthesis": ("spiritlm.eval.resynthesis", "ResynthesisConfig"),
     "tts": ("spiritlm.eval.tts", "TTSConfig"),
     "asr": ("spiritlm.eval.asr", "ASRConfig"),
