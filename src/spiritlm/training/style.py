@@ -9,7 +9,8 @@ The model is a small `Wav2Vec2ForSequenceClassification` trained from scratch, u
 released style encoder is (`spiritlm.speech.style`): normalised audio -> wav2vec2 -> projector ->
 means over 50-frame (1 s) chunks -> classifier. Every one-second chunk of an utterance is trained
 to predict the utterance's label (cross-entropy averaged over chunks). Segments are
-`segment_seconds` long, cut at random from each file (short files are repeated to fill them).
+`segment_seconds` long, cut at random from each file (short files are repeated to fill them); with
+`balanced` (default) a batch draws styles uniformly, then a file of each drawn style.
 
 `out_dir/state.pt` (model, optimizer, step, history) is written every `checkpoint_every` steps and
 at the end, so a run resumes; `out_dir/style/` always holds the latest tokenizer (config.json with
@@ -42,6 +43,7 @@ class StyleTrainConfig:
     batch_size: int = 8
     segment_seconds: float = 2.0
     lr: float = 5e-4
+    balanced: bool = True  # sample styles uniformly (corpora are dominated by "neutral")
     log_every: int = 25
     checkpoint_every: int = 250
     seed: int = 0
@@ -119,6 +121,7 @@ def _train_style(cfg: StyleTrainConfig) -> TrainResult:
         raise ValueError(f"a style classifier needs at least two styles; the manifest has {labels}")
     wavs = [load_audio(r["audio"]) for r in tqdm(rows, desc="audio", disable=len(rows) < 50)]
     targets = np.array([labels.index(r["style"]) for r in rows])
+    by_label = [np.flatnonzero(targets == k) for k in range(len(labels))]
     torch.manual_seed(cfg.seed)
     model = Wav2Vec2ForSequenceClassification(style_model_config(cfg.model, labels))
     tok = StyleTokenizer(model, StyleConfig())
@@ -145,7 +148,10 @@ def _train_style(cfg: StyleTrainConfig) -> TrainResult:
     bar = tqdm(total=cfg.steps, initial=step, desc="style", disable=cfg.steps < 50)
     with open(out / "log.jsonl", "a") as log:
         while step < cfg.steps:
-            idx = rng.integers(0, len(wavs), cfg.batch_size)
+            if cfg.balanced:  # a style uniformly, then one of its files: rare styles are not drowned out
+                idx = np.array([rng.choice(by_label[k]) for k in rng.integers(0, len(labels), cfg.batch_size)])
+            else:
+                idx = rng.integers(0, len(wavs), cfg.batch_size)
             x = torch.from_numpy(np.stack([normalize_wav(_segment(wavs[i], n, rng)) for i in idx]))  # [B, n]
             logits = _logits(model, x, tok.config.pool_size)  # [B, chunks, C]
             y = torch.from_numpy(targets[idx]).long()[:, None].expand(-1, logits.shape[1])  # [B, chunks]
