@@ -81,3 +81,16 @@ def test_report_table_and_targets(tmp_path, capsys):
     f.write_text(json.dumps([{"metrics": {}}]))
     with pytest.raises(ValueError, match="not a benchmark result"):
         load_results([f])
+
+
+def test_report_compare_columns(tmp_path, capsys):
+    a, b = tmp_path / "interleaved.json", tmp_path / "no_interleaving.json"
+    a.write_text(json.dumps({"command": "spiritlm eval all --model A", "results": [
+        {"benchmark": "tts", "metrics": {"cer": 0.25}, "n_items": 10}]}))
+    b.write_text(json.dumps([{"benchmark": "tts", "metrics": {"cer": 0.9}, "n_items": 10},
+                             {"benchmark": "asr", "metrics": {"wer": 1.2}, "n_items": 10}]))
+    assert main(["eval", "report", str(a), str(b), "--compare"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "interleaved: `spiritlm eval all --model A`", "",
+        "| benchmark | metric | interleaved | no_interleaving | target |", "|---|---|---|---|---|",
+        "| tts | cer | 0.25 | 0.9 | <= 0.3 |", "| asr | wer |  | 1.2 | <= 0.3 |"]

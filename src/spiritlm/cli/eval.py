@@ -5,6 +5,7 @@
     spiritlm eval sentiment --model M --manifest F --direction s2t --out s2t.json
     spiritlm eval all --model M --manifest F [--classifier STYLE] [--baseline TEXT_LM] [--pairs P] --out all.json
     spiritlm eval report all.json [more.json ...] [--out results.md]
+    spiritlm eval report interleaved.json no_interleaving.json --compare     # the ablation, side by side
     spiritlm eval stsp --ref ref.jsonl --pred pred.jsonl          # the official accuracy line
     spiritlm eval stsp-ref --manifest F --split test --out ref.jsonl
 
@@ -71,6 +72,7 @@ def register(sub) -> None:
     r = bench.add_parser("report", help="Markdown table of result files")
     r.add_argument("results", nargs="+")
     r.add_argument("--out", help="write the Markdown here (default: print)")
+    r.add_argument("--compare", action="store_true", help="one column per file (e.g. the no-interleaving ablation)")
     r.set_defaults(func=_run_report)
     s = bench.add_parser("stsp-ref", help="a manifest split as an official STSP reference file")
     s.add_argument("--manifest", required=True)
@@ -163,7 +165,7 @@ def _run_all(args) -> int:
 def _run_report(args) -> int:
     from ..eval.report import report
 
-    text = report(args.results)
+    text = report(args.results, args.compare)
     if args.out:
         Path(args.out).write_text(text)
         print(f"wrote {args.out}")

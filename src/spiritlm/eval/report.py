@@ -74,14 +74,38 @@ def markdown_table(results: list[dict], commands: list[str] | None = None) -> st
     return "\n".join(lines) + "\n"
 
 
-def report(paths: list[str | os.PathLike]) -> str:
-    results, commands = load_results(paths)
-    return markdown_table(results, commands)
+def comparison_table(runs: dict[str, list[dict]]) -> str:
+    """One column per run (e.g. with / without interleaving, the ablation), one row per metric."""
+    names = list(runs)
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for name, results in runs.items():
+        for r in results:
+            for metric, value in r["metrics"].items():
+                rows.setdefault((r["benchmark"], metric), {})[name] = value
+    lines = ["| benchmark | metric | " + " | ".join(names) + " | target |", "|---|---|" + "---|" * (len(names) + 1)]
+    for (bench, metric), values in rows.items():
+        cells = [format_value(values[n]) if n in values else "" for n in names]
+        lines.append(f"| {bench} | {metric} | " + " | ".join(cells) + f" | {target_cells(bench, metric, 0.0)[0]} |")
+    return "\n".join(lines) + "\n"
+
+
+def report(paths: list[str | os.PathLike], compare: bool = False) -> str:
+    """A table of all results (`compare`: one column per file, named by the file's stem)."""
+    if not compare:
+        results, commands = load_results(paths)
+        return markdown_table(results, commands)
+    runs, commands = {}, []
+    for p in paths:
+        results, cmds = load_results([p])
+        runs[Path(p).stem] = results
+        commands += [f"{Path(p).stem}: `{c}`" for c in cmds]
+    return "\n".join(commands) + ("\n\n" if commands else "") + comparison_table(runs)
 
 
 @dataclass(frozen=True)
 class ReportConfig:
     paths: tuple[str, ...] = ()
+    compare: bool = False
 
     @classmethod
     def preset(cls, name: str = "default", **overrides) -> ReportConfig:
@@ -93,4 +117,4 @@ class ReportConfig:
 def run(config: ReportConfig) -> dict:
     if not config.paths:
         raise ValueError("the report needs at least one results file (spiritlm eval ... --out results.json)")
-    return {"benchmark": "report", "markdown": report(list(config.paths))}
+    return {"benchmark": "report", "markdown": report(list(config.paths), config.compare)}
