@@ -105,7 +105,15 @@ def _summary(result: dict) -> str:
     return f"{result['benchmark']} (n={result['n_items']}, {result.get('seconds', 0):.1f} s): {metrics}"
 
 
+def _quiet_whisper() -> None:
+    """faster-whisper logs one INFO line per clip; keep the console to our progress and results."""
+    import logging
+
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+
+
 def _run_one(args) -> int:
+    _quiet_whisper()
     cls = _config_class(args.benchmark)
     names = [f.name for f in dataclasses.fields(cls)]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
@@ -148,6 +156,7 @@ def _run_all(args) -> int:
     from ..eval.asr_whisper import WhisperTranscriber
     from ..eval.common import load_spiritlm
 
+    _quiet_whisper()
     lm = load_spiritlm(args.model)
     asr = WhisperTranscriber()
     results = []
