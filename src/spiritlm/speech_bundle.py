@@ -110,3 +110,20 @@ def base_encoder(root: str) -> object:
 
 def expressive_encoder(root: str) -> object:
     return load_encoder(root, "expressive")
+
+
+def inventory(root: str | os.PathLike, variant: str = "base") -> dict[str, int]:
+    """How many distinct units each stream of a variant can emit (sizes the LM's token layout)."""
+    from .speech.quantizer import load_quantizer
+
+    spec = read_spec(root, variant)
+    sizes = {"n_hubert": int(load_quantizer(_part(root, spec.quantizer)).n_units)}
+    if spec.pitch:
+        from .speech.pitch import PitchTokenizer
+
+        sizes["n_pitch"] = int(PitchTokenizer.load(_part(root, spec.pitch)).config.vqvae.vq.l_bins)
+    if spec.style:
+        from .speech.style import StyleTokenizer
+
+        sizes["n_style"] = len(StyleTokenizer.load(_part(root, spec.style)).labels)
+    return sizes

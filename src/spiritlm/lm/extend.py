@@ -43,6 +43,9 @@ class ExtendConfig:
     init_std: float | None = None  # None: the checkpoint's initializer_range
     mean_noise: float = 1e-3  # std of the noise added to mean-initialised rows
     seed: int = 0
+    n_hubert: int = 501  # unit inventories (the released sizes; smaller for our own tokenizers)
+    n_pitch: int = 64
+    n_style: int = 100
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -57,9 +60,10 @@ class ExtendConfig:
 
 def spirit_layout(text_vocab_size: int, config: ExtendConfig = ExtendConfig()) -> TokenLayout:
     """The layout of the extended model: text ids, markers, units, padded to `pad_multiple`."""
-    make = TokenLayout.base if config.variant == "base" else TokenLayout.expressive
-    used = make(text_vocab_size).n_used
-    return make(text_vocab_size, vocab_size=-(-used // config.pad_multiple) * config.pad_multiple)
+    n_pitch, n_style = (config.n_pitch, config.n_style) if config.variant == "expressive" else (0, 0)
+    used = TokenLayout(text_vocab_size, config.n_hubert, n_pitch, n_style).n_used
+    return TokenLayout(text_vocab_size, config.n_hubert, n_pitch, n_style,
+                       vocab_size=-(-used // config.pad_multiple) * config.pad_multiple)
 
 
 def _new_rows(text_rows, n_new: int, config: ExtendConfig, std: float, generator):

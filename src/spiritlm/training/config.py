@@ -59,6 +59,9 @@ class ModelConfig:
     rope_theta: float = 100000.0
     pad_multiple: int = 256
     max_positions: int = 4096
+    n_hubert: int = 501  # unit inventories of the speech tokenizer (released sizes by default)
+    n_pitch: int = 64
+    n_style: int = 100
 
     def __post_init__(self) -> None:
         _choice("model.init", self.init, MODEL_INITS)

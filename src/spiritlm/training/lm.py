@@ -99,6 +99,7 @@ def build_model(cfg: TrainConfig):
     tok_dir = Path(m.tokenizer or m.path)
     text_vocab = TextTokenizer.from_dir(tok_dir).text_vocab_size
     ext = ExtendConfig(variant=m.variant, init=m.extend_init, pad_multiple=m.pad_multiple, rope_theta=m.rope_theta,
+                       n_hubert=m.n_hubert, n_pitch=m.n_pitch, n_style=m.n_style,
                        seed=cfg.run.seed)
     torch.manual_seed(cfg.run.seed)
     if m.init == "scratch":

@@ -139,6 +139,9 @@ class VocoderTrainer:
         torch.manual_seed(cfg.seed)
         self.rng = random.Random(cfg.seed)
         self.model_cfg = VocoderConfig.preset(cfg.model)
+        if cfg.speakers and self.model_cfg.num_speakers and len(cfg.speakers) > self.model_cfg.num_speakers:
+            # named speakers beyond the preset's table: one embedding row each
+            self.model_cfg = replace(self.model_cfg, num_speakers=len(cfg.speakers))
         self.data = load_manifest(cfg.manifest, self.model_cfg)
         self.gen = CodeHiFiGAN(self.model_cfg)
         self.gen.apply_weight_norm()

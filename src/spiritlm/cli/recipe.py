@@ -1,0 +1,28 @@
+"""`spiritlm recipe mini`: train our own mini Spirit LMs from nothing (see `spiritlm.recipe`)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("recipe", help="reproduce a trained model from nothing")
+    rsub = p.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
+    m = rsub.add_parser("mini", help="corpus -> speech tokenizers -> vocoders -> LMs -> bundle, resumable")
+    m.add_argument("--work", required=True, help="work folder (corpus, runs, the resulting checkpoints root)")
+    m.add_argument("--scale", default="mini", help="mini (the shipped models) or tiny (a few minutes, for tests)")
+    m.add_argument("--hours", type=float, help="corpus size in hours (default: the scale's)")
+    m.add_argument("--workers", type=int, default=2, help="corpus builder processes")
+    m.add_argument("--until", help="stop after this stage")
+    m.add_argument("--only", action="append", help="run only this stage (repeatable)")
+    m.add_argument("--force", action="append", help="re-run this stage even if done (repeatable)")
+    m.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import json
+
+    from ..recipe import Recipe
+
+    recipe = Recipe(args.work, args.scale, args.hours, args.workers)
+    timings = recipe.run(args.until, args.only, args.force)
+    print(json.dumps({"work": str(recipe.work), "seconds": timings, "root": str(recipe.root)}, indent=2))
+    return 0

@@ -1,0 +1,260 @@
+"""`spiritlm recipe mini`: our own Spirit LMs from nothing, one resumable stage at a time.
+
+    corpus -> text tokenizer -> k-means on MFCC -> HuBERT (masked prediction) -> k-means on HuBERT
+    -> pitch VQ-VAE, style classifier -> speech side of the root -> unit caches (Base, Expressive)
+    -> vocoders (Base, Expressive) -> LMs (Base, Expressive; word-level interleaving) -> bundle
+
+Everything lands in one work folder::
+
+    WORK/corpus/                     synthetic speech-text corpus (manifest.jsonl + wavs)
+    WORK/runs/<stage>/               each trainer's own run folder (resumable checkpoints, logs)
+    WORK/root/                       a checkpoints root in Meta's layout, filled as stages finish:
+        speech_tokenizer/{speech.json, hubert/, quantizer/, pitch/, style/, vocoder-base/, ...}
+        spiritlm_model/spirit-lm-mini-{base,expressive}/
+    WORK/.stages/<stage>.done        a stage with this marker is skipped on the next run
+
+Each stage is a `spiritlm` subcommand run in a subprocess (its own logs and resumption), so an
+interrupted recipe re-run with the same arguments continues where it stopped. `--scale tiny` runs the
+same stages on a one-minute corpus in a few minutes (the test of the recipe itself).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+LM_NAMES = {"base": "spirit-lm-mini-base", "expressive": "spirit-lm-mini-expressive"}
+LM_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.model", "tokenizer.json",
+            "tokenizer_config.json", "special_tokens_map.json", "spiritlm.json")
+
+
+@dataclass(frozen=True)
+class Scale:
+    corpus_preset: str
+    corpus_hours: float | None
+    train_preset: str  # k-means, HuBERT, VQ-VAE and style trainers: tiny | mini
+    vocoder_preset: str
+    vocoder_model: dict[str, str]  # variant -> vocoder size preset
+    vocoder_steps: int | None
+    text_vocab: int
+    n_units: int  # k-means clusters on HuBERT features = the HuBERT units the LM sees
+    hubert_layer: int
+    lm_recipe: dict[str, str]  # variant -> recipes/*.yaml
+    lm_steps: int | None
+
+
+SCALES = {
+    "tiny": Scale("tiny", None, "tiny", "tiny", {"base": "tiny", "expressive": "tiny_expressive"}, 4, 400, 8, 1,
+                  {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 6),
+    "mini": Scale("mini", 10.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, None, 2048, 200,
+                  4, {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, None),
+}
+
+
+def recipes_dir() -> Path:
+    """The repository's `recipes/` (the package is installed from the repository, src layout)."""
+    here = Path(__file__).resolve().parents[2] / "recipes"
+    if not here.is_dir():
+        raise FileNotFoundError(f"recipes/ not found at {here}: run the recipe from a checkout of the repository")
+    return here
+
+
+class Recipe:
+    def __init__(self, work: str | os.PathLike, scale: str = "mini", hours: float | None = None,
+                 workers: int = 2, python: str = sys.executable):
+        if scale not in SCALES:
+            raise ValueError(f"unknown recipe scale {scale!r}; valid: {', '.join(SCALES)}")
+        self.work = Path(work).resolve()
+        self.scale = SCALES[scale] if hours is None else replace(SCALES[scale], corpus_hours=hours)
+        self.scale_name = scale
+        self.workers = workers
+        self.python = python
+        self.stages: list[tuple[str, Callable[[], None]]] = [
+            ("corpus", self.corpus), ("text-tokenizer", self.text_tokenizer), ("kmeans-mfcc", self.kmeans_mfcc),
+            ("hubert", self.hubert), ("kmeans-hubert", self.kmeans_hubert), ("pitch", self.pitch),
+            ("style", self.style), ("speech-root", self.speech_root),
+            ("units-base", lambda: self.units("base")), ("units-expressive", lambda: self.units("expressive")),
+            ("vocoder-base", lambda: self.vocoder("base")),
+            ("vocoder-expressive", lambda: self.vocoder("expressive")),
+            ("lm-base", lambda: self.lm("base")), ("lm-expressive", lambda: self.lm("expressive")),
+            ("bundle", self.bundle)]
+
+    # ------------------------------------------------------------------ paths and running
+    @property
+    def manifest(self) -> Path:
+        return self.work / "corpus" / "manifest.jsonl"
+
+    @property
+    def root(self) -> Path:
+        return self.work / "root"
+
+    def run_dir(self, name: str) -> Path:
+        return self.work / "runs" / name
+
+    def marker(self, stage: str) -> Path:
+        return self.work / ".stages" / f"{stage}.done"
+
+    def spiritlm(self, *args: str | os.PathLike, cwd: Path | None = None) -> None:
+        cmd = [self.python, "-m", "spiritlm.cli", *map(str, args)]
+        logger.info("$ %s", " ".join(cmd[2:]))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        subprocess.run(cmd, check=True, cwd=cwd or self.work, env=env)
+
+    def run(self, until: str | None = None, only: list[str] | None = None, force: list[str] | None = None) -> dict:
+        names = [n for n, _ in self.stages]
+        for n in (only or []) + (force or []) + ([until] if until else []):
+            if n not in names:
+                raise ValueError(f"unknown recipe stage {n!r}; stages: {', '.join(names)}")
+        self.work.mkdir(parents=True, exist_ok=True)
+        timings = {}
+        for name, fn in self.stages:
+            if only and name not in only:
+                continue
+            if name in (force or []):  # from scratch: its old run folder would be resumed otherwise
+                shutil.rmtree(self.run_dir(name), ignore_errors=True)
+                self.marker(name).unlink(missing_ok=True)
+            if self.marker(name).is_file():
+                logger.info("stage %s: done already", name)
+            else:
+                start = time.time()
+                logger.info("stage %s: running", name)
+                fn()
+                timings[name] = round(time.time() - start, 1)
+                self.marker(name).parent.mkdir(parents=True, exist_ok=True)
+                self.marker(name).write_text(json.dumps({"seconds": timings[name], "scale": self.scale_name}))
+                logger.info("stage %s: done in %.0f s", name, timings[name])
+            if name == until:
+                break
+        return timings
+
+    # ------------------------------------------------------------------ stages
+    def corpus(self) -> None:
+        args = ["data", "synth", self.work / "corpus", "--preset", self.scale.corpus_preset,
+                "--workers", str(self.workers), "--no-progress"]
+        if self.scale.corpus_hours:
+            args += ["--hours", str(self.scale.corpus_hours)]
+        self.spiritlm(*args)
+
+    def text_tokenizer(self) -> None:
+        from .data.corpus.manifest import read_manifest
+        from .lm.tiny import tiny_corpus, train_sentencepiece
+
+        texts = [r.text for r in read_manifest(self.manifest) if r.split == "train"] + tiny_corpus()
+        out = self.work / "models" / "text-tokenizer"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "tokenizer.model").write_bytes(train_sentencepiece(self.scale.text_vocab, texts))
+        (out / "tokenizer_config.json").write_text(json.dumps(
+            {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
+             "unk_token": "<unk>"}, indent=2))
+
+    def kmeans_mfcc(self) -> None:
+        self.spiritlm("train", "kmeans", self.manifest, "--out", self.run_dir("kmeans-mfcc"),
+                      "--preset", self.scale.train_preset, "--features", "mfcc")
+
+    def hubert(self) -> None:
+        self.spiritlm("train", "hubert", self.manifest, "--kmeans", self.run_dir("kmeans-mfcc") / "kmeans",
+                      "--out", self.run_dir("hubert"), "--preset", self.scale.train_preset)
+
+    def kmeans_hubert(self) -> None:
+        self.spiritlm("train", "kmeans", self.manifest, "--out", self.run_dir("kmeans-hubert"),
+                      "--preset", self.scale.train_preset, "--features", "hubert",
+                      "--hubert", self.run_dir("hubert") / "hubert", "--layer", str(self.scale.hubert_layer),
+                      "--n-clusters", str(self.scale.n_units))
+
+    def pitch(self) -> None:
+        self.spiritlm("train", "vqvae", self.manifest, "--out", self.run_dir("pitch"),
+                      "--preset", self.scale.train_preset)
+
+    def style(self) -> None:
+        self.spiritlm("train", "style", self.manifest, "--out", self.run_dir("style"),
+                      "--preset", self.scale.train_preset)
+
+    def speech_root(self) -> None:
+        """Copy the trained speech parts into the root and describe them in speech.json."""
+        from .speech_bundle import SpeechSpec, write_specs
+
+        speech = self.root / "speech_tokenizer"
+        for src, dst in ((self.run_dir("hubert") / "hubert", "hubert"),
+                         (self.run_dir("kmeans-hubert") / "kmeans", "quantizer"),
+                         (self.run_dir("pitch") / "pitch", "pitch"), (self.run_dir("style") / "style", "style")):
+            shutil.rmtree(speech / dst, ignore_errors=True)
+            shutil.copytree(src, speech / dst)
+        common = dict(hubert="hubert", quantizer="quantizer", layer=self.scale.hubert_layer)
+        write_specs(self.root, {"base": SpeechSpec(**common, vocoder="vocoder-base"),
+                                "expressive": SpeechSpec(**common, vocoder="vocoder-expressive", pitch="pitch",
+                                                         style="style")})
+
+    def units(self, variant: str) -> None:
+        self.spiritlm("data", "units", "--manifest", self.manifest, "--out", self.work / "corpus" / f"units-{variant}",
+                      "--encoder", f"spiritlm.speech_bundle:{variant}_encoder", "--encoder-arg", self.root)
+
+    def vocoder(self, variant: str) -> None:
+        from .data.corpus.manifest import read_manifest
+        from .data.unit_cache import UnitCache
+
+        cache = UnitCache(self.work / "corpus" / f"units-{variant}")
+        records = [r for r in read_manifest(self.manifest) if r.split == "train" and r.id in cache]
+        speakers = sorted({r.speaker for r in records})
+        train = self.run_dir(f"vocoder-{variant}") / "train.jsonl"
+        train.parent.mkdir(parents=True, exist_ok=True)
+        with open(train, "w") as f:
+            for r in records:
+                entry = {"audio": str(self.manifest.parent / r.audio), **cache[r.id].to_official_dict(),
+                         "speaker": speakers.index(r.speaker)}
+                f.write(json.dumps(entry) + "\n")
+        args = ["train", "vocoder", train, "--out", self.run_dir(f"vocoder-{variant}"),
+                "--preset", self.scale.vocoder_preset, "--model", self.scale.vocoder_model[variant],
+                "--speakers", ",".join(speakers)]
+        if self.scale.vocoder_steps:
+            args += ["--steps", str(self.scale.vocoder_steps)]
+        self.spiritlm(*args)
+        dst = self.root / "speech_tokenizer" / f"vocoder-{variant}"
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(self.run_dir(f"vocoder-{variant}") / "vocoder", dst)
+
+    def lm(self, variant: str) -> None:
+        import yaml
+
+        cfg = yaml.safe_load((recipes_dir() / self.scale.lm_recipe[variant]).read_text())
+        cfg["run"]["out_dir"] = str(self.run_dir(f"lm-{variant}"))
+        if self.scale.lm_steps:
+            cfg["run"]["steps"] = self.scale.lm_steps
+        from .speech_bundle import inventory
+
+        cfg["model"].update(tokenizer=str(self.work / "models" / "text-tokenizer"), variant=variant,
+                            **inventory(self.root, variant))  # the layout holds exactly the trained units
+        cfg["data"].update(manifest=str(self.manifest), units=str(self.work / "corpus" / f"units-{variant}"))
+        config = self.run_dir(f"lm-{variant}") / "config.yaml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        self.spiritlm("train", "lm", "--config", config)
+
+    def bundle(self) -> None:
+        """Copy the final LM weights (no optimizer state) into the root and hash everything."""
+        from .checkpoints import write_manifest
+        from .training.lm_checkpoint import latest_checkpoint
+
+        for variant, name in LM_NAMES.items():
+            ckpt = latest_checkpoint(self.run_dir(f"lm-{variant}"))
+            if ckpt is None:
+                raise FileNotFoundError(f"no LM checkpoint in {self.run_dir(f'lm-{variant}')}")
+            dst = self.root / "spiritlm_model" / name
+            shutil.rmtree(dst, ignore_errors=True)
+            dst.mkdir(parents=True)
+            for f in LM_FILES:
+                if (ckpt / f).is_file():
+                    shutil.copyfile(ckpt / f, dst / f)
+        for stray in self.root.rglob("*"):
+            if stray.is_file() and stray.suffix in (".pt", ".bin") and "speech_tokenizer" in stray.parts:
+                logger.warning("bundle holds a pickle file %s", stray)
+        write_manifest(self.root)
