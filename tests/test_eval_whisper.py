@@ -24,11 +24,11 @@ def _reference(utt: str) -> str:
 
 def test_packaged_model_found_and_bad_names_rejected(tmp_path):
     assert (bundled_model_dir("tiny.en") / "model.bin").is_file()
-    with pytest.raises(ValueError, match="packaged: tiny.en"):
+    with pytest.raises(ValueError, match="packaged: tiny.en, base"):
         resolve_model_dir("large-v3")
     with pytest.raises(FileNotFoundError, match="model.bin is missing"):
         resolve_model_dir(str(tmp_path))
-    with pytest.raises(ValueError, match="valid: tiny.en"):
+    with pytest.raises(ValueError, match="valid: tiny.en, tiny.en-beam5, base"):
         WhisperConfig.preset("medium")
 
 
@@ -43,3 +43,14 @@ def test_whisper_transcribes_real_speech():
     assert asr.transcribe(np.zeros(800, np.float32)) == ""  # under 0.1 s: nothing to read
     with pytest.raises(ValueError, match="1-D"):
         asr.transcribe(np.zeros((2, 16000), np.float32))
+
+
+def test_whisper_base_is_joined_from_its_two_packages(tmp_path):
+    from spiritlm.eval.asr_whisper import assemble_base
+
+    folder = assemble_base(tmp_path / "wb")
+    sizes = sorted(p.name for p in folder.iterdir())
+    assert sizes == ["config.json", "model.bin", "tokenizer.json", "vocabulary.txt"]
+    assert (folder / "model.bin").stat().st_size == 2 * 72608766  # the two published halves
+    mtime = (folder / "model.bin").stat().st_mtime_ns
+    assert assemble_base(folder) == folder and (folder / "model.bin").stat().st_mtime_ns == mtime  # done once
