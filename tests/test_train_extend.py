@@ -87,3 +87,10 @@ def test_deterministic_by_seed_and_bad_input():
         ExtendConfig(init="zeros")
     with pytest.raises(ValueError, match="valid: base, expressive"):
         ExtendConfig(variant="big")
+
+
+def test_layout_sized_to_a_smaller_unit_inventory():
+    layout = spirit_layout(512, ExtendConfig(variant="expressive", n_hubert=100, n_pitch=16, n_style=8))
+    assert (layout.n_hubert, layout.n_pitch, layout.n_style) == (100, 16, 8)
+    assert layout.unit_id("style", 7) == 512 + 2 + 100 + 16 + 7 and layout.vocab_size == 768
+    assert spirit_layout(512, ExtendConfig(n_hubert=100, n_pitch=16)).n_pitch == 0  # Base ignores pitch/style
