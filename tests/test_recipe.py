@@ -1,0 +1,36 @@
+"""`spiritlm recipe mini --scale tiny`: every stage from nothing to a loadable bundle, then resumption."""
+
+import json
+
+import pytest
+
+from spiritlm.recipe import Recipe
+
+
+@pytest.mark.slow
+def test_tiny_recipe_end_to_end(tmp_path, reference_flac):
+    from spiritlm.checkpoints import verify_manifest
+    from spiritlm.generation.pipeline import SpiritLM
+
+    recipe = Recipe(tmp_path / "work", "tiny", workers=0)
+    timings = recipe.run()
+    assert list(timings) == [name for name, _ in recipe.stages]
+    assert verify_manifest(recipe.root) > 20
+    spec = json.loads((recipe.root / "speech_tokenizer" / "speech.json").read_text())
+    assert set(spec) == {"format", "base", "expressive"}
+    for variant in ("base", "expressive"):
+        lm = SpiritLM.from_pretrained(recipe.root / "spiritlm_model" / f"spirit-lm-mini-{variant}")
+        assert lm.layout.n_hubert == 8 and lm.is_expressive == (variant == "expressive")
+        r = lm.generate([("speech", reference_flac)], output_modality="speech", max_new_tokens=20, seed=0,
+                        do_sample=True)
+        assert r.prompt.startswith("[Speech][")
+        for o in r.outputs:
+            assert o.content.ndim == 1 and len(o.content) > 0
+    assert Recipe(tmp_path / "work", "tiny").run() == {}  # everything done: nothing re-runs
+
+
+def test_unknown_stage_and_scale(tmp_path):
+    with pytest.raises(ValueError, match="unknown recipe scale 'huge'; valid: tiny, mini"):
+        Recipe(tmp_path, "huge")
+    with pytest.raises(ValueError, match="unknown recipe stage 'lm'"):
+        Recipe(tmp_path, "tiny").run(until="lm")
