@@ -34,9 +34,11 @@ def test_all_with_only(tiny_root, manifest, tmp_path):
     model = str(tiny_root / "spiritlm_model" / "spirit-lm-base-7b")
     out = tmp_path / "all.json"
     assert main(["eval", "all", "--model", model, "--manifest", manifest, "--preset", "tiny", "--only",
-                 "perplexity", "--out", str(out)]) == 0
+                 "perplexity,likelihood", "--out", str(out)]) == 0
     results, commands = load_results([out])
     assert [r["benchmark"] for r in results] == ["perplexity"] and commands[0].startswith("spiritlm eval all")
+    (skip,) = json.loads(out.read_text())["skipped"]  # the test sentences are too short for cloze items
+    assert skip["benchmark"] == "likelihood" and "no cloze items" in skip["reason"]
     assert main(["eval", "all", "--model", model, "--manifest", manifest, "--only", "speed"]) == 2
 
 

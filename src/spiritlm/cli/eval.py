@@ -93,10 +93,11 @@ def _command(args, names: list[str]) -> str:
     return shlex.join(parts)
 
 
-def _write(path: str | None, command: str, results: list[dict]) -> None:
+def _write(path: str | None, command: str, results: list[dict], skipped: list[dict] | None = None) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps({"command": command, "results": results}, indent=1, default=str))
+        data = {"command": command, "results": results} | ({"skipped": skipped} if skipped else {})
+        Path(path).write_text(json.dumps(data, indent=1, default=str))
         print(f"wrote {path}")
 
 
@@ -159,16 +160,23 @@ def _run_all(args) -> int:
     _quiet_whisper()
     lm = load_spiritlm(args.model)
     asr = WhisperTranscriber()
-    results = []
+    results, skipped = [], []
+    command = _command(args, ["model", "manifest", "classifier", "baseline", "pairs", "split", "limit", "preset",
+                              "only"])
     for name, overrides in _all_jobs(args):
         module = importlib.import_module(BENCHMARKS[name][0])
         config = _config_class(name).preset(args.preset, **overrides)
-        result = module.evaluate(config, **_accepts(module.evaluate, lm=lm, transcriber=asr)).to_dict()
+        try:
+            result = module.evaluate(config, **_accepts(module.evaluate, lm=lm, transcriber=asr)).to_dict()
+        except ValueError as e:  # this data or model cannot run this benchmark: say so, run the others
+            print(f"{name}: skipped: {e}", flush=True)
+            skipped.append({"benchmark": name, "config": dataclasses.asdict(config), "reason": str(e)})
+            continue
         print(_summary(result), flush=True)
         results.append(result)
-        _write(args.out, _command(args, ["model", "manifest", "classifier", "baseline", "pairs", "split", "limit",
-                                         "preset", "only"]), results)  # after each: a crash keeps what is done
-    return 0
+        _write(args.out, command, results, skipped)  # after each: a crash keeps what is done
+    _write(args.out, command, results, skipped)
+    return 1 if skipped and not results else 0
 
 
 def _run_report(args) -> int:

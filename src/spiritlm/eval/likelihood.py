@@ -6,10 +6,10 @@ No generation: the LM scores two candidates and should prefer the real one ([P] 
   ungrammatical sentence (syntactic), in text (`[Text] the dog runs`) or speech (`[Speech] <units>`).
 * **Cloze** (built here from the manifest's word timings, like the random-ending tSC): the first
   half of an utterance is the context, its own second half the true ending, the second half of
-  another utterance of the same speaker the false ending. Four directions, as in the paper:
+  another utterance (of the same speaker where possible) the false ending. Four directions, as in the paper:
   T (text -> text), S (speech -> speech), T2S (text context, spoken endings), S2T (spoken context,
-  text endings); speech halves are cut from the audio at the word boundary. The false ending comes
-  from the same voice, so in S the choice cannot rest on the speaker (it may still on the style).
+  text endings); speech halves are cut from the audio at the word boundary. With the false ending
+  from the same voice, the S choice cannot rest on the speaker (it may still on the style).
 
 Scores: the summed log-likelihood of the candidate's tokens after the context (`raw`) and the
 same divided by its token count (`token`; the paper's main table uses this). A pair scores 1, 0.5
@@ -134,15 +134,16 @@ def pair_benchmark(lm, seg: Segmenter, config: LikelihoodConfig) -> tuple[dict, 
 
 
 def cloze_items(records: list[Utterance], seed: int) -> list[tuple[Utterance, Utterance, int, int]]:
-    """(record, distractor of the same speaker, context words of record, context words of distractor)."""
+    """(record, distractor, context words of record, of distractor); the distractor is another sentence
+    of the same speaker where the split has one, else of any speaker."""
     rng = random.Random(seed)
+    usable = [r for r in records if len(r.words) >= 4]
     out = []
-    for rec in records:
-        if len(rec.words) < 4:
-            continue
-        others = [r for r in records if r.speaker == rec.speaker and r.text != rec.text and len(r.words) >= 4]
+    for rec in usable:
+        others = [r for r in usable if r.text != rec.text]
+        same = [r for r in others if r.speaker == rec.speaker]
         if others:
-            other = rng.choice(others)
+            other = rng.choice(same or others)
             out.append((rec, other, len(rec.words) // 2, len(other.words) // 2))
     return out
 
@@ -160,7 +161,7 @@ def cloze_benchmark(lm, seg: Segmenter, config: LikelihoodConfig) -> tuple[dict,
     dirs = parse_list(config.directions, DIRECTIONS, "cloze direction")
     triples = cloze_items(select_records(config.manifest, config.split, config.limit), config.seed)
     if not triples:
-        raise ValueError("no cloze items: need >= 2 utterances of >= 4 words from the same speaker in the split")
+        raise ValueError("no cloze items: the split needs >= 2 different sentences of >= 4 words")
     halves = []
     for rec, other, k, k2 in progress(triples, desc="cloze", enabled=config.progress):
         own, alt = split_record(config.manifest, rec, k, seg), split_record(config.manifest, other, k2, seg)
