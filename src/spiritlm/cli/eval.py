@@ -10,7 +10,8 @@
     spiritlm eval stsp-ref --manifest F --split test --out ref.jsonl
 
 Every field of a benchmark's config is an option (`--max-new-tokens`, `--no-reference`, ...), on top
-of `--preset` (default / tiny). The results file records the exact command that made it.
+of `--preset` (default / tiny); `--limit 0` takes the whole split. The results file records the
+exact command that made it.
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ def _run_one(args) -> int:
     cls = _config_class(args.benchmark)
     names = [f.name for f in dataclasses.fields(cls)]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if overrides.get("limit") == 0:  # --limit 0: the whole split
+        overrides["limit"] = None
     config = cls.preset(args.preset, **overrides)
     module = importlib.import_module(BENCHMARKS[args.benchmark][0])
     result = module.run(config)
@@ -136,7 +139,7 @@ def _accepts(fn, **kwargs) -> dict:
 def _all_jobs(args) -> list[tuple[str, dict]]:
     common = {"model": args.model, "manifest": args.manifest, "split": args.split}
     if args.limit is not None:
-        common["limit"] = args.limit
+        common["limit"] = args.limit or None  # --limit 0: the whole split
     no_model = {k: v for k, v in common.items() if k != "model"}
     jobs = [("referee", no_model), ("resynthesis", common), ("tts", common), ("asr", common),
             ("perplexity", common | {"baseline": args.baseline}),
