@@ -24,6 +24,19 @@ def reference_flac() -> Path:
     return SHARED_AUDIO
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module (tiny models run fastest so, and the cores are shared).
+
+    Opt in with `pytestmark = pytest.mark.usefixtures("one_thread")`; the previous count is restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
     """A checkpoints root with spiritlm_model/spirit-lm-{base,expressive}-7b, official 32000-id text vocabulary."""

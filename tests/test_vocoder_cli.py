@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent / "assets" / "vocoder"))
 sys.path.insert(0, str(Path(__file__).parent))
@@ -18,13 +17,7 @@ from spiritlm.audio import load_audio  # noqa: E402
 from spiritlm.cli import main  # noqa: E402
 from spiritlm.vocoder import load_vocoder  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_decode_tokens_units_and_stream(tmp_path, capsys):

@@ -23,14 +23,7 @@ from spiritlm.vocoder.convert import fold_weight_norm, official_to_ours, ours_to
 GOLDEN = np.load(ASSETS / "golden.npz")
 STRIDE = 5
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for the cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,7 @@ from spiritlm.vocoder.decode import plan_units  # noqa: E402
 from spiritlm.vocoder.stateful import StreamingStack  # noqa: E402
 from spiritlm.vocoder.streaming import chunk_bounds, context_frames, stream_frames  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for the cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

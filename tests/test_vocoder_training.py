@@ -18,14 +18,7 @@ from spiritlm.vocoder.discriminators import DiscriminatorConfig, Discriminators,
 
 SR, HOP = 16000, 640
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for the cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def synthetic_speech(seconds: float, seed: int) -> np.ndarray:
