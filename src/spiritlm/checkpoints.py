@@ -58,7 +58,8 @@ MANIFEST = "SHA256SUMS"
 """A bundle's manifest: `<sha256>  <relative path>` per file, as `sha256sum` writes it."""
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks (what `sha256sum` prints)."""
     import hashlib
 
     h = hashlib.sha256()
@@ -72,7 +73,7 @@ def write_manifest(folder: str | os.PathLike) -> Path:
     """Hash every file below `folder` (except the manifest) into `folder/SHA256SUMS`."""
     folder = Path(folder)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
-    lines = [f"{_sha256(p)}  {p.relative_to(folder).as_posix()}" for p in files]
+    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}" for p in files]
     (folder / MANIFEST).write_text("\n".join(lines) + "\n")
     return folder / MANIFEST
 
@@ -90,7 +91,7 @@ def verify_manifest(folder: str | os.PathLike) -> int:
         path = folder / rel
         if not path.is_file():
             bad.append(f"{rel} (missing)")
-        elif _sha256(path) != digest:
+        elif sha256_file(path) != digest:
             bad.append(f"{rel} (sha256 differs)")
     if bad:
         raise ValueError(f"checkpoint bundle {folder} is damaged: " + ", ".join(bad))

