@@ -305,3 +305,15 @@ def test_referee_breakdowns(manifest):
     res = referee.evaluate(referee.RefereeConfig.preset("tiny", manifest=manifest), transcriber=HearsILoveIt())
     assert res.metrics == pytest.approx({"cer": 3 / 15, "wer": 1 / 5, "cer_engine_espeak": 3 / 15,
                                          "cer_style_happy": 0.0, "cer_style_sad": 3 / 6})
+
+
+def test_engine_filter(tmp_path):
+    from spiritlm.eval import referee
+    from spiritlm.eval.common import engine_filter
+
+    assert engine_filter("") is None and engine_filter(" , ") is None
+    m = write_manifest(tmp_path)
+    assert [r.id for r in select_records(m, "all", keep=engine_filter("flite, espeak"))] == [f"u{i}" for i in range(5)]
+    with pytest.raises(ValueError, match="no records"):
+        referee.evaluate(referee.RefereeConfig.preset("tiny", manifest=str(m), engines="flite"),
+                         transcriber=HearsILoveIt())

@@ -18,6 +18,7 @@ from .common import (
     Timer,
     batched,
     check_required,
+    engine_filter,
     load_spiritlm,
     preset_of,
     progress,
@@ -36,6 +37,7 @@ class ASRConfig:
     model: str = ""
     manifest: str = ""
     split: str = "test"
+    engines: str = ""  # comma-separated TTS engines to keep ("" = all)
     limit: int | None = 100
     shots: int = 3  # the paper uses 10 with a 1024-token context
     shot_split: str = "train"
@@ -64,7 +66,7 @@ def evaluate(config: ASRConfig, lm=None) -> BenchResult:
     check_required(config, "manifest", *(() if lm is not None else ("model",)))
     timer = Timer()
     lm = lm or load_spiritlm(config.model)
-    records = select_records(config.manifest, config.split, config.limit)
+    records = select_records(config.manifest, config.split, config.limit, engine_filter(config.engines))
     shot_recs = pick_shot_records(config.manifest, config.shots, config.shot_split, config.seed,
                                   config.max_shot_seconds)
     shots = make_shots(lm, config.manifest, shot_recs)

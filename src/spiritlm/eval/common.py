@@ -88,6 +88,13 @@ def select_records(manifest: str | os.PathLike, split: str = "test", limit: int 
     return out
 
 
+def engine_filter(engines: str) -> Callable[[Utterance], bool] | None:
+    """Keep only records of these TTS engines ("flite,festival"); "" keeps all. Whisper misreads
+    espeak voices far more than the others, so CERs are also worth reading without them."""
+    names = {e.strip() for e in engines.split(",") if e.strip()}
+    return (lambda rec: rec.engine in names) if names else None
+
+
 def record_audio(manifest: str | os.PathLike, rec: Utterance) -> np.ndarray:
     """The 16 kHz mono waveform of a record (its path is relative to the manifest's folder)."""
     return load_audio(Path(manifest).parent / rec.audio)

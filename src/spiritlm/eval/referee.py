@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 from .asr_whisper import Transcriber, WhisperTranscriber
-from .common import BenchResult, Timer, check_required, preset_of, progress, record_audio, select_records
+from .common import BenchResult, Timer, check_required, engine_filter, preset_of, progress, record_audio, select_records
 from .metrics import error_rate
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 class RefereeConfig:
     manifest: str = ""
     split: str = "test"
+    engines: str = ""  # comma-separated TTS engines to keep ("" = all)
     limit: int | None = 200
     whisper: str = "tiny.en"
     progress: bool = True
@@ -50,8 +51,8 @@ def evaluate(config: RefereeConfig, transcriber: Transcriber | None = None) -> B
     timer = Timer()
     asr = transcriber or WhisperTranscriber(config.whisper)
     items = []
-    for rec in progress(select_records(config.manifest, config.split, config.limit), desc="referee",
-                        enabled=config.progress):
+    records = select_records(config.manifest, config.split, config.limit, engine_filter(config.engines))
+    for rec in progress(records, desc="referee", enabled=config.progress):
         items.append({"id": rec.id, "text": rec.text, "engine": rec.engine, "style": rec.style,
                       "transcript": asr.transcribe(record_audio(config.manifest, rec))})
     refs, hyps = [r["text"] for r in items], [r["transcript"] for r in items]

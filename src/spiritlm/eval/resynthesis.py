@@ -20,7 +20,17 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .asr_whisper import Transcriber, WhisperTranscriber
-from .common import BenchResult, Timer, check_required, load_spiritlm, preset_of, progress, record_audio, select_records
+from .common import (
+    BenchResult,
+    Timer,
+    check_required,
+    engine_filter,
+    load_spiritlm,
+    preset_of,
+    progress,
+    record_audio,
+    select_records,
+)
 from .metrics import error_rate
 
 logger = logging.getLogger(__name__)
@@ -31,6 +41,7 @@ class ResynthesisConfig:
     model: str = ""  # LM checkpoint whose speech tokenizer and vocoder are evaluated
     manifest: str = ""
     split: str = "test"
+    engines: str = ""  # comma-separated TTS engines to keep ("" = all)
     limit: int | None = 100
     speaker_id: int | None = None  # vocoder speaker (None: the vocoder's default)
     whisper: str = "tiny.en"
@@ -56,7 +67,7 @@ def evaluate(config: ResynthesisConfig, transcriber: Transcriber | None = None, 
     timer = Timer()
     lm = lm or load_spiritlm(config.model)
     asr = transcriber or WhisperTranscriber(config.whisper)
-    records = select_records(config.manifest, config.split, config.limit)
+    records = select_records(config.manifest, config.split, config.limit, engine_filter(config.engines))
     items = []
     for rec in progress(records, desc="resynthesis", enabled=config.progress):
         wav = record_audio(config.manifest, rec)

@@ -16,7 +16,17 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .asr_whisper import Transcriber, WhisperTranscriber
-from .common import BenchResult, Timer, batched, check_required, load_spiritlm, preset_of, progress, select_records
+from .common import (
+    BenchResult,
+    Timer,
+    batched,
+    check_required,
+    engine_filter,
+    load_spiritlm,
+    preset_of,
+    progress,
+    select_records,
+)
 from .fewshot import make_shots, pick_shot_records, tts_inputs
 from .metrics import error_rate
 
@@ -28,6 +38,7 @@ class TTSConfig:
     model: str = ""
     manifest: str = ""
     split: str = "test"
+    engines: str = ""  # comma-separated TTS engines to keep ("" = all)
     limit: int | None = 100
     shots: int = 3  # the paper uses 10 with a 2048-token context
     shot_split: str = "train"
@@ -87,7 +98,7 @@ def evaluate(config: TTSConfig, transcriber: Transcriber | None = None, lm=None)
     timer = Timer()
     lm = lm or load_spiritlm(config.model)
     asr = transcriber or WhisperTranscriber(config.whisper)
-    records = select_records(config.manifest, config.split, config.limit)
+    records = select_records(config.manifest, config.split, config.limit, engine_filter(config.engines))
     shot_recs = pick_shot_records(config.manifest, config.shots, config.shot_split, config.seed,
                                   config.max_shot_seconds)
     shots = make_shots(lm, config.manifest, shot_recs)
