@@ -41,6 +41,17 @@ class DiscriminatorConfig:
         return presets[name]
 
 
+def _judge(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Leaky-ReLU conv stack, then the 1-channel score conv: (flattened scores [B, N], every feature map)."""
+    fmaps = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU)
+        fmaps.append(x)
+    x = post(x)
+    fmaps.append(x)
+    return x.flatten(1), fmaps
+
+
 class PeriodDiscriminator(nn.Module):
     def __init__(self, period: int, channels: tuple[int, ...]):
         super().__init__()
@@ -55,14 +66,7 @@ class PeriodDiscriminator(nn.Module):
         b, t = wav.shape
         pad = (-t) % self.period
         x = F.pad(wav, (0, pad), mode="reflect" if pad < t else "constant")
-        x = x.view(b, 1, -1, self.period)  # [B, 1, T/p, p]
-        fmaps = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU)
-            fmaps.append(x)
-        x = self.post(x)
-        fmaps.append(x)
-        return x.flatten(1), fmaps
+        return _judge(self.convs, self.post, x.view(b, 1, -1, self.period))  # [B, 1, T/p, p]
 
 
 class ScaleDiscriminator(nn.Module):
@@ -77,14 +81,7 @@ class ScaleDiscriminator(nn.Module):
         self.post = weight_norm(nn.Conv1d(8 * w, 1, 3, padding=1))
 
     def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:  # [B, T]
-        x = wav.unsqueeze(1)
-        fmaps = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU)
-            fmaps.append(x)
-        x = self.post(x)
-        fmaps.append(x)
-        return x.flatten(1), fmaps
+        return _judge(self.convs, self.post, wav.unsqueeze(1))  # [B, 1, T]
 
 
 class Discriminators(nn.Module):
