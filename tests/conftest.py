@@ -25,6 +25,14 @@ def reference_flac() -> Path:
 
 
 @pytest.fixture(scope="module")
+def reference_wav(reference_flac) -> np.ndarray:
+    """The official example audio as 16 kHz mono float32 (loaded once per module)."""
+    from spiritlm.audio import load_audio
+
+    return load_audio(reference_flac)
+
+
+@pytest.fixture(scope="module")
 def one_thread():
     """Torch on one thread for a module (tiny models run fastest so, and the cores are shared).
 

@@ -3,31 +3,21 @@ bad configs. The official code crashes on silent/unvoiced chunks (issue #17); ou
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from spiritlm.audio import AudioError, load_audio
+from area_assets import load_helpers
+from spiritlm.audio import AudioError
 from spiritlm.speech.f0 import FcpeExtractor, YaaptExtractor, interpolate_unvoiced, load_f0_extractor
 from spiritlm.speech.pitch import PitchConfig, PitchTokenizer, split_chunks
 from spiritlm.speech.vqvae import VQVAEConfig
 
-ASSETS = Path(__file__).parent / "assets" / "pitch"
-_spec = importlib.util.spec_from_file_location("pitch_helpers", ASSETS / "helpers.py")
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
+helpers = load_helpers("pitch")
 
 
 @pytest.fixture(scope="module")
 def tok() -> PitchTokenizer:
     return helpers.random_tokenizer("norm")
-
-
-@pytest.fixture(scope="module")
-def wav() -> np.ndarray:
-    return load_audio(helpers.REFERENCE_AUDIO)
 
 
 def test_empty_and_nonfinite_are_rejected(tok):
@@ -43,11 +33,11 @@ def test_empty_and_nonfinite_are_rejected(tok):
 
 
 @pytest.mark.parametrize("n", [1, 80, 1199])
-def test_shorter_than_one_code_gives_no_code(tok, wav, n):
-    contour = tok.extract_f0(wav[20000:20000 + n])
+def test_shorter_than_one_code_gives_no_code(tok, reference_wav, n):
+    contour = tok.extract_f0(reference_wav[20000:20000 + n])
     assert len(contour) == n // 80 + 1
-    assert tok.encode_chunk(wav[20000:20000 + n]).shape == (0,)
-    assert tok.encode(wav[20000:20000 + n]).shape == (0,)  # also under the 1280-sample chunk minimum
+    assert tok.encode_chunk(reference_wav[20000:20000 + n]).shape == (0,)
+    assert tok.encode(reference_wav[20000:20000 + n]).shape == (0,)  # also under the 1280-sample chunk minimum
 
 
 def test_silence_and_noise_are_unvoiced_not_a_crash(tok):
@@ -60,10 +50,10 @@ def test_silence_and_noise_are_unvoiced_not_a_crash(tok):
     assert len(set(codes.tolist())) == 1  # a constant input gives a constant code
 
 
-def test_clipped_speech_keeps_its_pitch(tok, wav):
+def test_clipped_speech_keeps_its_pitch(tok, reference_wav):
     ext = tok.f0_extractor
     assert isinstance(ext, FcpeExtractor)
-    part = wav[16000:80000]
+    part = reference_wav[16000:80000]
     clean, clipped = ext.extract(part), ext.extract(np.clip(part * 20, -1, 1))
     both = (clean.vuv > 0) & (clipped.vuv > 0)
     assert both.mean() > 0.3
@@ -121,17 +111,17 @@ def test_official_folder_errors(tmp_path):
 
 
 @pytest.mark.slow
-def test_ten_minute_file(tok, wav):
-    long = np.tile(wav, 66)[: 600 * 16000]
+def test_ten_minute_file(tok, reference_wav):
+    long = np.tile(reference_wav, 66)[: 600 * 16000]
     codes = tok.encode(long)
     assert codes.shape == (6 * 1250,)
 
 
-def test_int_pcm_stereo_and_float64(tok, wav):
+def test_int_pcm_stereo_and_float64(tok, reference_wav):
     with pytest.raises(ValueError, match="integer PCM"):
-        tok.encode((wav * 32767).astype(np.int16))
+        tok.encode((reference_wav * 32767).astype(np.int16))
     with pytest.raises(ValueError, match="mixes or picks channels"):
-        tok.encode(np.stack([wav, wav]))
-    part = wav[:16000]
+        tok.encode(np.stack([reference_wav, reference_wav]))
+    part = reference_wav[:16000]
     assert tok.encode(part.astype(np.float64)).tolist() == tok.encode(part).tolist()
     assert tok.encode(part[None, :]).tolist() == tok.encode(part).tolist()  # [1, T] is squeezed

@@ -4,7 +4,6 @@ made by tests/assets/pitch/make_golden.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,20 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from spiritlm.audio import load_audio
+from area_assets import load_helpers
 from spiritlm.speech.pitch import PitchTokenizer
 
-ASSETS = Path(__file__).parent / "assets" / "pitch"
-_spec = importlib.util.spec_from_file_location("pitch_helpers", ASSETS / "helpers.py")
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
+helpers = load_helpers("pitch")
 
-GOLDEN = json.loads((ASSETS / "golden.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def wav() -> np.ndarray:
-    return load_audio(helpers.REFERENCE_AUDIO)
+GOLDEN = json.loads(helpers.GOLDEN.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +26,17 @@ def official_dirs(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def contours(wav, official_dirs):
+def contours(reference_wav, official_dirs):
     tok = PitchTokenizer.from_official(official_dirs["norm"])
     yaapt = PitchTokenizer.from_official(official_dirs["norm"], f0_method="pyaapt")
-    return {"fcpe": tok.extract_f0(wav), "pyaapt": yaapt.extract_f0(wav)}
+    return {"fcpe": tok.extract_f0(reference_wav), "pyaapt": yaapt.extract_f0(reference_wav)}
 
 
-def test_reference_file_gives_official_count(wav, official_dirs):
+def test_reference_file_gives_official_count(reference_wav, official_dirs):
     tok = PitchTokenizer.load(official_dirs["norm"])
-    codes = tok.encode(wav)
-    assert len(wav) == 146160
-    assert codes.dtype == np.int64 and codes.shape == (114,) == (tok.num_codes(len(wav)),)
+    codes = tok.encode(reference_wav)
+    assert len(reference_wav) == 146160
+    assert codes.dtype == np.int64 and codes.shape == (114,) == (tok.num_codes(len(reference_wav)),)
     assert codes.tolist() == GOLDEN["norm"]["fcpe"]["codes"]
 
 
@@ -81,11 +72,11 @@ def test_reconstruction_equals_official(contours, official_dirs):
     np.testing.assert_allclose(decoded.numpy(), out.reconstruction.numpy(), atol=1e-4)
 
 
-def test_tone_and_short_chunk_equal_official(wav, official_dirs):
+def test_tone_and_short_chunk_equal_official(reference_wav, official_dirs):
     tok = PitchTokenizer.from_official(official_dirs["norm"])
     tone = (0.5 * np.sin(2 * np.pi * 220 * np.arange(24000) / 16000)).astype(np.float32)
     assert tok.encode(tone).tolist() == GOLDEN["norm"]["fcpe"]["tone_codes"]
-    assert tok.encode(wav[20000:21280]).tolist() == GOLDEN["norm"]["fcpe"]["short_1280_codes"]
+    assert tok.encode(reference_wav[20000:21280]).tolist() == GOLDEN["norm"]["fcpe"]["short_1280_codes"]
     contour = tok.extract_f0(tone)
     assert len(contour) == 24000 // 80 + 1
     assert abs(float(np.median(contour.f0)) - 220.0) < 1.0

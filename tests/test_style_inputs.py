@@ -3,19 +3,14 @@ NaN/Inf, long audio; and the count rule ceil(frames / 50)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from area_assets import load_helpers
 from spiritlm.audio import AudioError
 from spiritlm.speech.style import StyleTokenizer, receptive_field
 
-ASSETS = Path(__file__).parent / "assets" / "style"
-_spec = importlib.util.spec_from_file_location("style_helpers", ASSETS / "helpers.py")
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
+helpers = load_helpers("style")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ gives the units and logits the official `Wav2Vec2StyleEncoder` gave on the same 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,20 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from spiritlm.audio import load_audio
+from area_assets import load_helpers
 from spiritlm.speech.style import StyleTokenizer, normalize_wav, pool_chunks
 
-ASSETS = Path(__file__).parent / "assets" / "style"
-_spec = importlib.util.spec_from_file_location("style_helpers", ASSETS / "helpers.py")
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
+helpers = load_helpers("style")
 
-GOLDEN = json.loads((ASSETS / "golden.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def wav() -> np.ndarray:
-    return load_audio(helpers.REFERENCE_AUDIO)
+GOLDEN = json.loads(helpers.GOLDEN.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +29,16 @@ def tok(official_dir) -> StyleTokenizer:
     return StyleTokenizer.load(official_dir)
 
 
-def test_reference_units_and_logits_equal_official(tok, wav):
-    out = tok.forward_chunk(wav)
-    assert out.units.dtype == np.int64 and out.units.shape == (10,) == (tok.num_units(len(wav)),)
+def test_reference_units_and_logits_equal_official(tok, reference_wav):
+    out = tok.forward_chunk(reference_wav)
+    assert out.units.dtype == np.int64 and out.units.shape == (10,) == (tok.num_units(len(reference_wav)),)
     assert out.units.tolist() == GOLDEN["units"]
     np.testing.assert_allclose(out.logits.numpy(), GOLDEN["logits"], atol=1e-4, rtol=1e-4)
-    assert tok.encode(wav).tolist() == GOLDEN["units"]
+    assert tok.encode(reference_wav).tolist() == GOLDEN["units"]
 
 
-def test_partial_last_second_and_tone_equal_official(tok, wav):
-    assert tok.encode(wav[:20000]).tolist() == GOLDEN["units_1s_tail"]
+def test_partial_last_second_and_tone_equal_official(tok, reference_wav):
+    assert tok.encode(reference_wav[:20000]).tolist() == GOLDEN["units_1s_tail"]
     tone = (0.3 * np.sin(2 * np.pi * 180 * np.arange(24000) / 16000)).astype(np.float32)
     assert tok.encode(tone).tolist() == GOLDEN["tone_units"]
 
@@ -61,13 +52,13 @@ def test_pooling_and_normalisation():
     assert normalize_wav(np.zeros(8, np.float32)).tolist() == [0.0] * 8
 
 
-def test_ours_roundtrip(tok, tmp_path, wav):
+def test_ours_roundtrip(tok, tmp_path, reference_wav):
     folder = tok.save_pretrained(tmp_path / "ours")
     assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
     assert json.loads((folder / "config.json").read_text())["spiritlm_style"] == {"pool_size": 50, "do_normalize": True}
     again = StyleTokenizer.load(folder)
     assert again.config == tok.config
-    assert again.encode(wav[:48000]).tolist() == tok.encode(wav[:48000]).tolist()
+    assert again.encode(reference_wav[:48000]).tolist() == tok.encode(reference_wav[:48000]).tolist()
 
 
 def test_missing_folder_names_the_formats(tmp_path):
@@ -78,7 +69,7 @@ def test_missing_folder_names_the_formats(tmp_path):
         StyleTokenizer.load(tmp_path / "nope")
 
 
-def test_legacy_weight_norm_keys_and_extra_buffer_load(official_dir, tmp_path, wav):
+def test_legacy_weight_norm_keys_and_extra_buffer_load(official_dir, tmp_path, reference_wav):
     """Older transformers saved the positional conv as weight_g / weight_v, and the official class
     adds a `_float_tensor` buffer: both forms load to the same model."""
     import shutil
@@ -90,6 +81,6 @@ def test_legacy_weight_norm_keys_and_extra_buffer_load(official_dir, tmp_path, w
                .replace("parametrizations.weight.original1", "weight_v"): v for k, v in state.items()}
     assert any(k.endswith("weight_g") for k in legacy)
     torch.save({**legacy, "_float_tensor": torch.zeros(1)}, folder / "pytorch_model.bin")
-    out = StyleTokenizer.load(folder).forward_chunk(wav)
+    out = StyleTokenizer.load(folder).forward_chunk(reference_wav)
     assert out.units.tolist() == GOLDEN["units"]
     np.testing.assert_allclose(out.logits.numpy(), GOLDEN["logits"], atol=1e-4, rtol=1e-4)
