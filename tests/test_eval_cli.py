@@ -10,6 +10,16 @@ from spiritlm.cli import main
 from spiritlm.eval.report import load_results, markdown_table
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run ~50x faster on one thread than on two on a busy shared machine (spin-waits)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 @pytest.fixture
 def manifest(tmp_path):
     from test_eval_pipeline import write_manifest

@@ -56,6 +56,7 @@ def register(sub) -> None:
                              .splitlines()[0])
         q.add_argument("--preset", default="default", help="config preset: default or tiny")
         q.add_argument("--out", help="write the result (JSON) here")
+        q.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy machine)")
         _add_config_options(q, cls)
         q.set_defaults(func=_run_one)
     a = bench.add_parser("all", help="every model benchmark, sharing one loaded model and one Whisper")
@@ -69,6 +70,7 @@ def register(sub) -> None:
     a.add_argument("--preset", default="default")
     a.add_argument("--only", default="", help="comma-separated subset, e.g. resynthesis,tts")
     a.add_argument("--out", help="write all results (JSON) here")
+    a.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy machine)")
     a.set_defaults(func=_run_all)
     r = bench.add_parser("report", help="Markdown table of result files")
     r.add_argument("results", nargs="+")
@@ -107,15 +109,19 @@ def _summary(result: dict) -> str:
     return f"{result['benchmark']} (n={result['n_items']}, {result.get('seconds', 0):.1f} s): {metrics}"
 
 
-def _quiet_whisper() -> None:
-    """faster-whisper logs one INFO line per clip; keep the console to our progress and results."""
+def _setup(args) -> None:
+    """Thread count, and quiet faster-whisper (one INFO line per clip) so the console shows our progress."""
     import logging
 
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
 
 
 def _run_one(args) -> int:
-    _quiet_whisper()
+    _setup(args)
     cls = _config_class(args.benchmark)
     names = [f.name for f in dataclasses.fields(cls)]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
@@ -160,7 +166,7 @@ def _run_all(args) -> int:
     from ..eval.asr_whisper import WhisperTranscriber
     from ..eval.common import load_spiritlm
 
-    _quiet_whisper()
+    _setup(args)
     lm = load_spiritlm(args.model)
     asr = WhisperTranscriber()
     results, skipped = [], []
