@@ -328,3 +328,20 @@ def test_engine_filter(tmp_path):
     with pytest.raises(ValueError, match="no records"):
         referee.evaluate(referee.RefereeConfig.preset("tiny", manifest=str(m), engines="flite"),
                          transcriber=HearsILoveIt())
+
+
+def test_perplexity_of_continuation(base_lm, manifest):
+    from spiritlm.eval.perplexity import context_and_ids, split_text
+
+    assert split_text("The cat sat.", 1) == ("The", "cat sat.")
+    enc = base_lm.tokenizer.encode_text
+    ids, n = context_and_ids(enc, "The cat sat.", 1)
+    assert ids[:n] == enc("The") and n == len(enc("The"))
+    res = perplexity.evaluate(perplexity.PerplexityConfig.preset("tiny", manifest=manifest, split="all",
+                                                                 context_words=2), lm=base_lm)
+    assert res.n_items == 3 and res.metrics["words"] == 3  # "sat" / "ran" / "it": the words after two
+    head = [base_lm.tokenizer.bos_id, base_lm.layout.text_marker_id]
+    seqs = [head + context_and_ids(enc, t, 2)[0] for t in ("The cat sat.", "A dog ran!", "I love it.")]
+    starts = [len(head) + context_and_ids(enc, t, 2)[1] for t in ("The cat sat.", "A dog ran!", "I love it.")]
+    total = sum(s.logprob for s in score_sequences(base_lm.model, seqs, starts))
+    assert res.metrics["word_ppl"] == pytest.approx(math.exp(-total / 3), rel=1e-5)
