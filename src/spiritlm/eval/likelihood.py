@@ -103,7 +103,7 @@ def score_candidates(lm, seg: Segmenter, rows: list[tuple], batch_size: int) -> 
             ids, start = seg.sequence(ctx, ctx_mod, cand, cand_mod)
             seqs.append(ids)
             starts.append(start)
-    scores = score_sequences(lm.model, seqs, starts, batch_size, pad_id=max(lm.tokenizer.pad_id, 0))
+    scores = score_sequences(lm.model, seqs, starts, batch_size, pad_id=max(lm.tokenizer.pad_id, 0), desc="scoring")
     return [(g.logprob, b.logprob, g.mean, b.mean) for g, b in zip(scores[::2], scores[1::2])]
 
 

@@ -82,7 +82,7 @@ def spirit_scores(lm, texts: list[str], batch_size: int, context_words: int = 0)
         ids, n_ctx = context_and_ids(tok.encode_text, t, context_words)
         seqs.append(head + ids)
         starts.append(len(head) + n_ctx)
-    return score_sequences(lm.model, seqs, starts, batch_size, pad_id=max(tok.pad_id, 0))
+    return score_sequences(lm.model, seqs, starts, batch_size, pad_id=max(tok.pad_id, 0), desc="perplexity")
 
 
 def load_text_lm(path: str):
@@ -104,7 +104,7 @@ def baseline_scores(model, tok, texts: list[str], batch_size: int, context_words
         seqs.append([start_id] + ids)
         starts.append(1 + n_ctx)
     pad = tok.pad_token_id if tok.pad_token_id is not None else start_id
-    return score_sequences(model, seqs, starts, batch_size, pad_id=pad)
+    return score_sequences(model, seqs, starts, batch_size, pad_id=pad, desc="baseline perplexity")
 
 
 def perplexities(scores: list[SeqScore], n_words: int, prefix: str) -> dict[str, float]:

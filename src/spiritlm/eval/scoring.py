@@ -28,9 +28,11 @@ class SeqScore:
 
 
 def score_sequences(model, sequences: Sequence[Sequence[int]], starts: Sequence[int], batch_size: int = 8,
-                    pad_id: int = 0) -> list[SeqScore]:
-    """`SeqScore` of each sequence from its start position (start >= 1: the first token has no context)."""
+                    pad_id: int = 0, desc: str | None = None) -> list[SeqScore]:
+    """`SeqScore` of each sequence from its start position (start >= 1: the first token has no context);
+    `desc` shows a progress bar over the batches."""
     import torch
+    from tqdm.auto import tqdm
 
     if len(sequences) != len(starts):
         raise ValueError(f"{len(sequences)} sequences but {len(starts)} start positions")
@@ -40,7 +42,7 @@ def score_sequences(model, sequences: Sequence[Sequence[int]], starts: Sequence[
     device = next(model.parameters()).device
     out: list[SeqScore] = []
     with torch.inference_mode():
-        for b in range(0, len(sequences), batch_size):
+        for b in tqdm(range(0, len(sequences), batch_size), desc=desc, disable=desc is None, leave=False):
             out += _score_batch(model, sequences[b:b + batch_size], starts[b:b + batch_size], pad_id, device)
     return out
 
