@@ -21,19 +21,10 @@ from spiritlm.training.lm_plot import read_curves
 from test_train_support import SpectralPeakEncoder, write_corpus, write_text_tokenizer
 
 BIN = Path(sys.executable).parent
+# Torch on one thread here (conftest `one_thread`); subprocesses get the same setting so that their
+# floating-point results are bit-identical to the in-process runs.
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and the machine is shared); subprocesses get the same
-    setting so that their floating-point results are bit-identical to the in-process runs."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
