@@ -15,17 +15,14 @@ from dataclasses import asdict, dataclass
 
 from .common import (
     BenchResult,
-    Timer,
     batched,
-    check_required,
-    engine_filter,
-    load_spiritlm,
+    config_records,
     preset_of,
     progress,
     record_audio,
-    select_records,
+    start_benchmark,
 )
-from .fewshot import asr_inputs, cut_transcript, make_shots, pick_shot_records
+from .fewshot import asr_inputs, config_shots, cut_transcript
 from .metrics import error_rate
 from .tts import check_context, sampling_kwargs
 
@@ -63,13 +60,9 @@ PRESETS = {
 
 
 def evaluate(config: ASRConfig, lm=None) -> BenchResult:
-    check_required(config, "manifest", *(() if lm is not None else ("model",)))
-    timer = Timer()
-    lm = lm or load_spiritlm(config.model)
-    records = select_records(config.manifest, config.split, config.limit, engine_filter(config.engines))
-    shot_recs = pick_shot_records(config.manifest, config.shots, config.shot_split, config.seed,
-                                  config.max_shot_seconds)
-    shots = make_shots(lm, config.manifest, shot_recs)
+    lm, timer = start_benchmark(config, lm)
+    records = config_records(config)
+    shot_recs, shots = config_shots(lm, config)
     items = []
     for batch in progress(list(batched(records, config.batch_size)), desc="asr", enabled=config.progress):
         units = [lm.speech_encoder.encode_units(record_audio(config.manifest, r)) for r in batch]

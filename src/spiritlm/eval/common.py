@@ -114,6 +114,19 @@ def load_spiritlm(model: str):
     return SpiritLM.from_pretrained(model, device="cpu")
 
 
+def start_benchmark(config, lm=None, required: tuple[str, ...] = ("manifest",)) -> tuple[object, Timer]:
+    """The opening of an LM benchmark: check the `required` config fields (and `model` when no `lm` is
+    given), start the clock, load the LM from `config.model` unless one is given. Returns (lm, timer)."""
+    check_required(config, *required, *(() if lm is not None else ("model",)))
+    timer = Timer()
+    return lm or load_spiritlm(config.model), timer
+
+
+def config_records(config) -> list[Utterance]:
+    """The records a config selects: its `manifest`, `split`, `limit` and `engines` filter."""
+    return select_records(config.manifest, config.split, config.limit, engine_filter(config.engines))
+
+
 def batched(items: list, size: int) -> Iterable[list]:
     if size < 1:
         raise ValueError(f"batch size must be at least 1, got {size}")

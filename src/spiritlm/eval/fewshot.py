@@ -50,6 +50,13 @@ def make_shots(lm, manifest: str, records: list[Utterance]) -> list[Shot]:
     return [Shot(r.text, lm.speech_encoder.encode_units(record_audio(manifest, r))) for r in records]
 
 
+def config_shots(lm, config) -> tuple[list[Utterance], list[Shot]]:
+    """The shot records a few-shot config picks (`shots`, `shot_split`, `seed`, `max_shot_seconds`) and their shots."""
+    records = pick_shot_records(config.manifest, config.shots, config.shot_split, config.seed,
+                                config.max_shot_seconds)
+    return records, make_shots(lm, config.manifest, records)
+
+
 def tts_inputs(shots: list[Shot], text: str) -> list[tuple[str, object]]:
     """`[Text] t [Speech]<sp>` per shot, then `[Text] query` (the pipeline appends `[Speech]`)."""
     inputs: list[tuple[str, object]] = []

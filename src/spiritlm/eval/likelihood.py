@@ -27,7 +27,7 @@ from ..audio import load_audio
 from ..data.corpus.manifest import Utterance, text_words
 from ..data.corpus.pairs import read_pairs
 from ..tokens import units_to_tokens
-from .common import BenchResult, Timer, cut_audio, load_spiritlm, preset_of, progress, record_audio, select_records
+from .common import BenchResult, cut_audio, preset_of, progress, record_audio, select_records, start_benchmark
 from .metrics import pair_accuracy
 from .scoring import score_sequences
 
@@ -180,10 +180,7 @@ def cloze_benchmark(lm, seg: Segmenter, config: LikelihoodConfig) -> tuple[dict,
 def evaluate(config: LikelihoodConfig, lm=None) -> BenchResult:
     if not config.pairs and not config.manifest:
         raise ValueError("the likelihood benchmark needs --pairs PATH (pairs.jsonl) and/or --manifest PATH (cloze)")
-    if lm is None and not config.model:
-        raise ValueError("LikelihoodConfig needs model (e.g. --model PATH)")
-    timer = Timer()
-    lm = lm or load_spiritlm(config.model)
+    lm, timer = start_benchmark(config, lm, required=())
     seg = Segmenter(lm)
     metrics, items = {}, []
     for enabled, bench in ((config.pairs, pair_benchmark), (config.manifest, cloze_benchmark)):

@@ -20,7 +20,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 
-from .common import BenchResult, Timer, check_required, load_spiritlm, preset_of, select_records
+from .common import BenchResult, preset_of, select_records, start_benchmark
 from .metrics import normalize_text
 from .scoring import SeqScore, score_sequences
 
@@ -115,9 +115,7 @@ def perplexities(scores: list[SeqScore], n_words: int, prefix: str) -> dict[str,
 
 
 def evaluate(config: PerplexityConfig, lm=None) -> BenchResult:
-    check_required(config, "manifest", *(() if lm is not None else ("model",)))
-    timer = Timer()
-    lm = lm or load_spiritlm(config.model)
+    lm, timer = start_benchmark(config, lm)
     k = config.context_words
     texts = [t for t in unique_texts(select_records(config.manifest, config.split, config.limit))
              if normalize_text(split_text(t, k)[1])]

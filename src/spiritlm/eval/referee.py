@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 from .asr_whisper import Transcriber, WhisperTranscriber
-from .common import BenchResult, Timer, check_required, engine_filter, preset_of, progress, record_audio, select_records
+from .common import BenchResult, Timer, check_required, config_records, preset_of, progress, record_audio
 from .metrics import error_rate
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def evaluate(config: RefereeConfig, transcriber: Transcriber | None = None) -> B
     timer = Timer()
     asr = transcriber or WhisperTranscriber(config.whisper)
     items = []
-    records = select_records(config.manifest, config.split, config.limit, engine_filter(config.engines))
+    records = config_records(config)
     for rec in progress(records, desc="referee", enabled=config.progress):
         items.append({"id": rec.id, "text": rec.text, "engine": rec.engine, "style": rec.style,
                       "transcript": asr.transcribe(record_audio(config.manifest, rec))})

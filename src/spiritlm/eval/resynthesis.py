@@ -22,14 +22,11 @@ import numpy as np
 from .asr_whisper import Transcriber, WhisperTranscriber
 from .common import (
     BenchResult,
-    Timer,
-    check_required,
-    engine_filter,
-    load_spiritlm,
+    config_records,
     preset_of,
     progress,
     record_audio,
-    select_records,
+    start_benchmark,
 )
 from .metrics import error_rate
 
@@ -63,11 +60,9 @@ def resynthesize(lm, wav: np.ndarray, speaker_id: int | None = None) -> np.ndarr
 
 
 def evaluate(config: ResynthesisConfig, transcriber: Transcriber | None = None, lm=None) -> BenchResult:
-    check_required(config, "manifest", *(() if lm is not None else ("model",)))
-    timer = Timer()
-    lm = lm or load_spiritlm(config.model)
+    lm, timer = start_benchmark(config, lm)
     asr = transcriber or WhisperTranscriber(config.whisper)
-    records = select_records(config.manifest, config.split, config.limit, engine_filter(config.engines))
+    records = config_records(config)
     items = []
     for rec in progress(records, desc="resynthesis", enabled=config.progress):
         wav = record_audio(config.manifest, rec)

@@ -27,14 +27,12 @@ from ..data.corpus.sentiment import SentimentScorer
 from .asr_whisper import Transcriber, WhisperTranscriber
 from .common import (
     BenchResult,
-    Timer,
     batched,
-    check_required,
-    load_spiritlm,
     preset_of,
     progress,
     record_audio,
     select_records,
+    start_benchmark,
 )
 from .style import StyleReferee
 from .tts import sampling_kwargs, speech_of
@@ -126,9 +124,7 @@ class Judge:
 def evaluate(config: SentimentConfig, lm=None, transcriber: Transcriber | None = None,
              referee: StyleReferee | None = None) -> BenchResult:
     check_config(config)
-    check_required(config, "manifest", *(() if lm is not None else ("model",)))
-    timer = Timer()
-    lm = lm or load_spiritlm(config.model)
+    lm, timer = start_benchmark(config, lm)
     judge = Judge(config, transcriber, referee)
     records = select_records(config.manifest, config.split, None if config.balanced else config.limit)
     records = balanced_records(records, config.limit) if config.balanced else records

@@ -23,14 +23,12 @@ import numpy as np
 
 from .common import (
     BenchResult,
-    Timer,
     batched,
-    check_required,
-    load_spiritlm,
     preset_of,
     progress,
     record_audio,
     select_records,
+    start_benchmark,
 )
 from .tts import sampling_kwargs, speech_of
 
@@ -98,9 +96,7 @@ def continue_speech(lm, prompts: list, config) -> list:
 
 
 def evaluate(config: StyleConfig, lm=None, referee: StyleReferee | None = None) -> BenchResult:
-    check_required(config, "manifest", *(() if lm is not None else ("model",)))
-    timer = Timer()
-    lm = lm or load_spiritlm(config.model)
+    lm, timer = start_benchmark(config, lm)
     referee = referee or StyleReferee(config.classifier)
     records = select_records(config.manifest, config.split, config.limit)
     items = []

@@ -18,16 +18,13 @@ import numpy as np
 from .asr_whisper import Transcriber, WhisperTranscriber
 from .common import (
     BenchResult,
-    Timer,
     batched,
-    check_required,
-    engine_filter,
-    load_spiritlm,
+    config_records,
     preset_of,
     progress,
-    select_records,
+    start_benchmark,
 )
-from .fewshot import make_shots, pick_shot_records, tts_inputs
+from .fewshot import config_shots, tts_inputs
 from .metrics import error_rate
 
 logger = logging.getLogger(__name__)
@@ -94,14 +91,10 @@ def speech_of(lm, result, speaker_id: int | None = None) -> tuple[np.ndarray, st
 
 
 def evaluate(config: TTSConfig, transcriber: Transcriber | None = None, lm=None) -> BenchResult:
-    check_required(config, "manifest", *(() if lm is not None else ("model",)))
-    timer = Timer()
-    lm = lm or load_spiritlm(config.model)
+    lm, timer = start_benchmark(config, lm)
     asr = transcriber or WhisperTranscriber(config.whisper)
-    records = select_records(config.manifest, config.split, config.limit, engine_filter(config.engines))
-    shot_recs = pick_shot_records(config.manifest, config.shots, config.shot_split, config.seed,
-                                  config.max_shot_seconds)
-    shots = make_shots(lm, config.manifest, shot_recs)
+    records = config_records(config)
+    shot_recs, shots = config_shots(lm, config)
     items = []
     for batch in progress(list(batched(records, config.batch_size)), desc="tts", enabled=config.progress):
         prompts = [tts_inputs(shots, r.text) for r in batch]
