@@ -21,11 +21,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from .common import (
+    add_config_options,
+    config_overrides,
+    log_record,
+    resume_state,
+    save_state,
+    torch_threads,
+)
 from .vqvae import TrainResult, read_audio_manifest
 
 logger = logging.getLogger(__name__)
@@ -93,15 +101,8 @@ def _logits(model, x, pool_size: int):
 
 def train_style(cfg: StyleTrainConfig) -> TrainResult:
     """Train (or resume) as the module docstring says; returns the final step and the logged history."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _train_style(cfg)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train_style(cfg: StyleTrainConfig) -> TrainResult:
@@ -128,21 +129,17 @@ def _train_style(cfg: StyleTrainConfig) -> TrainResult:
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     n = int(cfg.segment_seconds * 16000) + 80  # + 80 samples: whole 50-frame chunks
-    step, history = 0, []
     state_path = out / "state.pt"
-    if state_path.is_file():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
+
+    def same_labels(state: dict) -> None:
         if json.loads(state["labels"]) != labels:
             raise ValueError(f"{state_path} was trained on styles {json.loads(state['labels'])}, not {labels}")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, history = int(state["step"]), json.loads(state["history"])
-        logger.info("resumed %s at step %d", out, step)
+
+    step, history, _ = resume_state(state_path, model, opt, check=same_labels)
     rng = np.random.default_rng([cfg.seed, step])
 
     def save() -> None:
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                    "history": json.dumps(history), "labels": json.dumps(labels)}, state_path)
+        save_state(state_path, model, opt, step, history, labels=json.dumps(labels))
         tok.save_pretrained(out / "style")
 
     bar = tqdm(total=cfg.steps, initial=step, desc="style", disable=cfg.steps < 50)
@@ -165,9 +162,7 @@ def _train_style(cfg: StyleTrainConfig) -> TrainResult:
             if step % cfg.log_every == 0 or step == cfg.steps:
                 acc = float((logits.argmax(-1) == y).float().mean())
                 rec = {"step": step, "loss": float(loss.detach()), "accuracy": acc}
-                history.append(rec)
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
+                log_record(log, history, rec)
                 bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{acc:.2f}")
             if step % cfg.checkpoint_every == 0:
                 save()
@@ -208,19 +203,13 @@ def register(sub) -> None:
     p.add_argument("manifest", help="JSON lines: {'audio': path, 'style': label} (the corpus manifest works)")
     p.add_argument("--out", required=True, help="run folder (state.pt, log.jsonl, style/)")
     p.add_argument("--preset", default="mini", help="training preset: tiny or mini (default mini)")
-    types = {"int": int, "float": float, "str": str}
-    mini = StyleTrainConfig.preset("mini")
-    for f in fields(StyleTrainConfig):
-        if f.name not in ("manifest", "out_dir") and f.type in types:
-            p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name,
-                           help=f"overrides the preset (mini: {getattr(mini, f.name)})")
+    add_config_options(p, StyleTrainConfig, ("manifest", "out_dir"), preset=StyleTrainConfig.preset("mini"))
     p.add_argument("--valid", help="a held-out manifest to report token and utterance accuracy on")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    names = {f.name for f in fields(StyleTrainConfig)} - {"manifest", "out_dir"}
-    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    overrides = config_overrides(args, StyleTrainConfig, ("manifest", "out_dir"))
     cfg = StyleTrainConfig.preset(args.preset, manifest=args.manifest, out_dir=args.out, **overrides)
     result = train_style(cfg)
     first, last = (result.history[0], result.history[-1]) if result.history else ({}, {})

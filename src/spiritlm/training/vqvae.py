@@ -26,10 +26,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from .common import (
+    add_config_options,
+    config_overrides,
+    log_record,
+    resume_state,
+    save_state,
+    torch_threads,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -190,15 +199,8 @@ def _recon_loss(x_hat, x, weights):
 
 def train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
     """Train (or resume) as the module docstring says; returns the final step and the logged history."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _train_vqvae(cfg)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
@@ -225,22 +227,17 @@ def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    ema, step, history = None, 0, []
+    ema = None
     state_path = out / "state.pt"
-    if state_path.is_file():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
+    step, history, state = resume_state(state_path, model, opt)
+    if state is not None:
         ema = CodebookEMA(codebook, pcfg.vqvae.vq.mu)
         ema.load_state_dict(state["ema"])
-        step, history = int(state["step"]), json.loads(state["history"])
         gen.set_state(state["gen"])
         rng = np.random.default_rng([cfg.seed, step])
-        logger.info("resumed %s at step %d", out, step)
 
     def save() -> None:
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state_dict(),
-                    "step": step, "history": json.dumps(history), "gen": gen.get_state()}, state_path)
+        save_state(state_path, model, opt, step, history, ema=ema.state_dict(), gen=gen.get_state())
         tok.save_pretrained(out / "pitch")
 
     fixed = _batch(features, replace(cfg, batch_size=max(8, cfg.batch_size)), np.random.default_rng(cfg.seed + 1))
@@ -269,9 +266,7 @@ def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
                     held = _recon_loss(model(fixed).reconstruction, fixed, scale)
                 rec = {"step": step, "loss": float(loss.detach()), "recon": float(recon.detach()),
                        "commit": float(res.commit_loss.detach()), "usage": usage, "eval_recon": float(held)}
-                history.append(rec)
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
+                log_record(log, history, rec)
                 bar.set_postfix(recon=f"{float(held):.3f}", usage=f"{usage:.2f}")
             if step % cfg.checkpoint_every == 0:
                 save()
@@ -324,20 +319,14 @@ def register(sub) -> None:
     p.add_argument("manifest", help="JSON lines: {'audio': path, ['speaker': name]} (the corpus manifest works)")
     p.add_argument("--out", required=True, help="run folder (state.pt, log.jsonl, f0.npz, pitch/)")
     p.add_argument("--preset", default="mini", help="training preset: tiny or mini (default mini)")
-    types = {"int": int, "float": float, "str": str}
-    mini = VQVAETrainConfig.preset("mini")
-    for f in fields(VQVAETrainConfig):
-        if f.name not in ("manifest", "out_dir") and f.type in types:
-            p.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], dest=f.name,
-                           help=f"overrides the preset (mini: {getattr(mini, f.name)})")
+    add_config_options(p, VQVAETrainConfig, ("manifest", "out_dir"), preset=VQVAETrainConfig.preset("mini"))
     p.add_argument("--speaker-norm", action="store_true", default=None, help="normalise F0 by speaker means")
     p.add_argument("--valid", help="a held-out manifest to report F0 error, voicing accuracy and code use on")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    names = {f.name for f in fields(VQVAETrainConfig)} - {"manifest", "out_dir"}
-    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    overrides = config_overrides(args, VQVAETrainConfig, ("manifest", "out_dir"))
     cfg = VQVAETrainConfig.preset(args.preset, manifest=args.manifest, out_dir=args.out, **overrides)
     result = train_vqvae(cfg)
     first, last = (result.history[0], result.history[-1]) if result.history else ({}, {})
