@@ -34,7 +34,8 @@ def reference_wav(reference_flac) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def one_thread():
-    """Torch on one thread for a module (tiny models run fastest so, and the cores are shared).
+    """Torch on one thread for a module: tiny models run fastest so (~50x faster than on two threads of a busy
+    shared machine, where the threads spin-wait), and the cores are shared.
 
     Opt in with `pytestmark = pytest.mark.usefixtures("one_thread")`; the previous count is restored after."""
     import torch

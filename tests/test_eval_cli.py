@@ -9,16 +9,8 @@ import pytest
 from spiritlm.cli import main
 from spiritlm.eval.report import load_results, markdown_table
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run ~50x faster on one thread than on two on a busy shared machine (spin-waits)."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 @pytest.fixture
 def manifest(tmp_path):
