@@ -3,6 +3,7 @@
     corpus -> text tokenizer -> k-means on MFCC -> HuBERT (masked prediction) -> k-means on HuBERT
     -> pitch VQ-VAE, style classifier -> speech side of the root -> unit caches (Base, Expressive)
     -> vocoders (Base, Expressive) -> LMs (Base, Expressive; word-level interleaving) -> bundle
+    -> ablations (Base without interleaving; text only) -> evaluation of all of them, one report
 
 Everything lands in one work folder::
 
@@ -51,13 +52,14 @@ class Scale:
     hubert_layer: int
     lm_recipe: dict[str, str]  # variant -> recipes/*.yaml
     lm_steps: int | None
+    eval_limit: int  # items per benchmark
 
 
 SCALES = {
     "tiny": Scale("tiny", None, "tiny", "tiny", {"base": "tiny", "expressive": "tiny_expressive"}, 4, 400, 8, 1,
-                  {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 6),
+                  {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 6, 2),
     "mini": Scale("mini", 10.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, None, 2048, 200,
-                  4, {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, None),
+                  4, {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, None, 200),
 }
 
 
@@ -87,7 +89,10 @@ class Recipe:
             ("vocoder-base", lambda: self.vocoder("base")),
             ("vocoder-expressive", lambda: self.vocoder("expressive")),
             ("lm-base", lambda: self.lm("base")), ("lm-expressive", lambda: self.lm("expressive")),
-            ("bundle", self.bundle)]
+            ("bundle", self.bundle),
+            ("lm-ablation", lambda: self.lm("base", ablation="lm-ablation")),
+            ("lm-textonly", lambda: self.lm("base", ablation="lm-textonly")),
+            ("eval", self.evaluate)]
 
     # ------------------------------------------------------------------ paths and running
     @property
@@ -222,11 +227,17 @@ class Recipe:
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(self.run_dir(f"vocoder-{variant}") / "vocoder", dst)
 
-    def lm(self, variant: str) -> None:
+    def lm(self, variant: str, ablation: str | None = None) -> None:
+        """Train one LM. Ablations of the Base recipe: "lm-ablation" drops the interleaved data (the
+        paper's central ablation); "lm-textonly" trains on text alone (the text model to compare with)."""
         import yaml
 
+        name = ablation or f"lm-{variant}"
         cfg = yaml.safe_load((recipes_dir() / self.scale.lm_recipe[variant]).read_text())
-        cfg["run"]["out_dir"] = str(self.run_dir(f"lm-{variant}"))
+        cfg["run"]["out_dir"] = str(self.run_dir(name))
+        if ablation:
+            drop = {"lm-ablation": ("interleaved",), "lm-textonly": ("interleaved", "speech")}[ablation]
+            cfg["data"]["weights"] = {**cfg["data"].get("weights", {}), **dict.fromkeys(drop, 0)}
         if self.scale.lm_steps:
             cfg["run"]["steps"] = self.scale.lm_steps
         from .speech_bundle import inventory
@@ -234,27 +245,52 @@ class Recipe:
         cfg["model"].update(tokenizer=str(self.work / "models" / "text-tokenizer"), variant=variant,
                             **inventory(self.root, variant))  # the layout holds exactly the trained units
         cfg["data"].update(manifest=str(self.manifest), units=str(self.work / "corpus" / f"units-{variant}"))
-        config = self.run_dir(f"lm-{variant}") / "config.yaml"
+        config = self.run_dir(name) / "config.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(yaml.safe_dump(cfg, sort_keys=False))
         self.spiritlm("train", "lm", "--config", config)
 
+    def export_lm(self, run: str, dst: Path) -> Path:
+        """The latest checkpoint of an LM run, weights and tokenizer only (no optimizer state)."""
+        from .training.lm_checkpoint import latest_checkpoint
+
+        ckpt = latest_checkpoint(self.run_dir(run))
+        if ckpt is None:
+            raise FileNotFoundError(f"no LM checkpoint in {self.run_dir(run)}")
+        shutil.rmtree(dst, ignore_errors=True)
+        dst.mkdir(parents=True)
+        for f in LM_FILES:
+            if (ckpt / f).is_file():
+                shutil.copyfile(ckpt / f, dst / f)
+        return dst
+
     def bundle(self) -> None:
         """Copy the final LM weights (no optimizer state) into the root and hash everything."""
         from .checkpoints import write_manifest
-        from .training.lm_checkpoint import latest_checkpoint
 
         for variant, name in LM_NAMES.items():
-            ckpt = latest_checkpoint(self.run_dir(f"lm-{variant}"))
-            if ckpt is None:
-                raise FileNotFoundError(f"no LM checkpoint in {self.run_dir(f'lm-{variant}')}")
-            dst = self.root / "spiritlm_model" / name
-            shutil.rmtree(dst, ignore_errors=True)
-            dst.mkdir(parents=True)
-            for f in LM_FILES:
-                if (ckpt / f).is_file():
-                    shutil.copyfile(ckpt / f, dst / f)
+            self.export_lm(f"lm-{variant}", self.root / "spiritlm_model" / name)
         for stray in self.root.rglob("*"):
             if stray.is_file() and stray.suffix in (".pt", ".bin") and "speech_tokenizer" in stray.parts:
                 logger.warning("bundle holds a pickle file %s", stray)
         write_manifest(self.root)
+
+    def evaluate(self) -> None:
+        """Every benchmark on the held-out split for both mini LMs and the ablation, then one report."""
+        results = self.work / "results"
+        results.mkdir(exist_ok=True)
+        models = {name: self.root / "spiritlm_model" / name for name in LM_NAMES.values()}
+        # the ablations live in a second root that shares the speech side, so speech benchmarks run on them too
+        extra = self.work / "ablation-root"
+        (extra / "spiritlm_model").mkdir(parents=True, exist_ok=True)
+        if not (extra / "speech_tokenizer").exists():
+            (extra / "speech_tokenizer").symlink_to(self.root / "speech_tokenizer", target_is_directory=True)
+        models["ablation-no-interleaving"] = self.export_lm("lm-ablation", extra / "spiritlm_model" / "no-interleaving")
+        text_lm = self.export_lm("lm-textonly", extra / "spiritlm_model" / "text-only")
+        classifier = self.root / "speech_tokenizer" / "style"
+        for name, path in models.items():
+            self.spiritlm("eval", "all", "--model", path, "--manifest", self.manifest, "--split", "test",
+                          "--limit", str(self.scale.eval_limit), "--classifier", classifier, "--baseline", text_lm,
+                          "--out", results / f"{name}.json")
+        self.spiritlm("eval", "report", *(results / f"{n}.json" for n in models), "--compare",
+                      "--out", results / "report.md")
