@@ -92,3 +92,16 @@ def test_manifest_round_trip_and_damage(base_copy):
     (base_copy / "tokenizer.model").unlink()
     with pytest.raises(ValueError, match=r"config.json \(sha256 differs\), tokenizer.model \(missing\)"):
         verify_manifest(base_copy)
+
+
+def test_root_manifest_checked_at_load(tiny_root, tmp_path):
+    from spiritlm.checkpoints import write_manifest
+
+    root = tmp_path / "root"
+    shutil.copytree(tiny_root / "spiritlm_model" / "spirit-lm-base-7b", root / "spiritlm_model" / "mini")
+    write_manifest(root)
+    assert load_lm(root / "spiritlm_model" / "mini").layout.vocab_size == 32512
+    cfg = root / "spiritlm_model" / "mini" / "generation_config.json"
+    cfg.write_text(cfg.read_text() + "\n")
+    with pytest.raises(ValueError, match=r"damaged: spiritlm_model/mini/generation_config.json \(sha256 differs\)"):
+        load_lm(root / "spiritlm_model" / "mini")

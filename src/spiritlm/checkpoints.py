@@ -7,7 +7,8 @@ The official release expects one root folder (``$SPIRITLM_CHECKPOINTS_DIR``, els
 
 A name resolves to the first folder that exists: the name itself as a path (unlike the official
 code, any path works, whatever its folder is called), then ``<root>/spiritlm_model/<name>``, then
-the models shipped inside the package (``spiritlm/assets/models/<name>``).
+the models shipped inside the package (``spiritlm/assets/models/spiritlm_model/<name>``, a root
+with its own ``speech_tokenizer/`` and a ``SHA256SUMS`` manifest that is checked at load).
 """
 
 from __future__ import annotations
@@ -24,17 +25,18 @@ def checkpoints_root() -> Path:
     return Path(os.environ.get(ENV_ROOT) or "checkpoints")
 
 
-def bundled_models_dir() -> Path:
+def bundled_root() -> Path:
+    """The checkpoints root shipped inside the package (our mini models), in Meta's layout."""
     return Path(str(resources.files("spiritlm").joinpath("assets/models")))
 
 
 def bundled_model_names() -> list[str]:
-    d = bundled_models_dir()
+    d = bundled_root() / "spiritlm_model"
     return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
 
 
 def lm_candidates(name: str) -> list[Path]:
-    return [Path(name), checkpoints_root() / "spiritlm_model" / name, bundled_models_dir() / name]
+    return [Path(name), checkpoints_root() / "spiritlm_model" / name, bundled_root() / "spiritlm_model" / name]
 
 
 def resolve_lm_dir(name_or_path: str | os.PathLike) -> Path:
@@ -96,3 +98,11 @@ def verify_manifest(folder: str | os.PathLike) -> int:
     if bad:
         raise ValueError(f"checkpoint bundle {folder} is damaged: " + ", ".join(bad))
     return len(lines)
+
+
+def verify_root_of(lm_path: str | os.PathLike) -> int:
+    """Check the SHA256SUMS of the checkpoints root an LM folder sits in, if that root has one.
+
+    Returns the number of files checked (0 when there is no manifest); raises naming damaged files."""
+    root = Path(lm_path).resolve().parent.parent
+    return verify_manifest(root) if (root / MANIFEST).is_file() else 0

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoints import OFFICIAL_LM_NAMES, resolve_lm_dir
+from ..checkpoints import OFFICIAL_LM_NAMES, resolve_lm_dir, verify_root_of
 from ..vocab import TokenLayout
 from .text_tokenizer import TextTokenizer
 
@@ -84,6 +84,9 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
     from transformers import LlamaForCausalLM
 
     path = resolve_lm_dir(name_or_path)
+    checked = verify_root_of(path)  # shipped bundles carry a sha256 manifest
+    if checked:
+        logger.info("sha256 manifest: %d files intact", checked)
     layout = read_layout(path)
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise FileNotFoundError(f"no weights in {path}: expected one of {', '.join(WEIGHT_FILES)}")
