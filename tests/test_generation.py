@@ -238,3 +238,13 @@ def test_top_level_exports():
     assert spiritlm.OutputModality.parse("Speech") is OutputModality.SPEECH
     with pytest.raises(AttributeError):
         spiritlm.NotAThing  # noqa: B018
+
+
+def test_expressive_turn_without_pitch_or_style_is_completed(tiny_root, fake_vocoder, caplog):
+    lm = SpiritLM.from_pretrained(tiny_root / "spiritlm_model" / "spirit-lm-expressive-7b", vocoder=fake_vocoder)
+    no_pi_st = {i: -30.0 for i in range(32503, 32667)} | {2: -30.0, 32000: -30.0}
+    with fixed_logits(lm, no_pi_st), caplog.at_level(logging.WARNING):
+        r = lm.generate([("text", "x")], output_modality=SPEECH, max_new_tokens=12, do_sample=True, seed=0)
+    units, _ = fake_vocoder.calls[-1]
+    assert len(units) == 12 and units.pitch.tolist() == [0] * 12 and units.style.tolist() == [71] * 12
+    assert "no pitch token" in caplog.text and r.outputs[0].content.shape == (12 * 640,)

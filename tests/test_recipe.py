@@ -28,6 +28,13 @@ def test_tiny_recipe_end_to_end(tmp_path, reference_flac):
             assert o.content.ndim == 1 and len(o.content) > 0
     assert Recipe(tmp_path / "work", "tiny").run() == {}  # everything done: nothing re-runs
 
+    from spiritlm.recipe import install_bundle
+
+    shipped = install_bundle(recipe.root, tmp_path / "shipped")
+    assert verify_manifest(shipped) > 20
+    lm = SpiritLM.from_pretrained(shipped / "spiritlm_model" / "spirit-lm-mini-base")
+    assert lm.generate([("text", "the")], output_modality="speech", max_new_tokens=5, seed=0).outputs is not None
+
 
 def test_unknown_stage_and_scale(tmp_path):
     with pytest.raises(ValueError, match="unknown recipe scale 'huge'; valid: tiny, mini"):

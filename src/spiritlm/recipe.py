@@ -294,3 +294,31 @@ class Recipe:
                           "--out", results / f"{name}.json")
         self.spiritlm("eval", "report", *(results / f"{n}.json" for n in models), "--compare",
                       "--out", results / "report.md")
+
+
+MAX_BUNDLE_BYTES = 80 * 1024 * 1024
+
+
+def install_bundle(root: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
+    """Copy a finished root (the two mini LMs + speech side) to the package's shipped-models folder.
+
+    Refuses a bundle over 80 MB or one with pickle files; the copy gets a fresh SHA256SUMS."""
+    from .checkpoints import bundled_root, verify_manifest, write_manifest
+
+    root = Path(root)
+    verify_manifest(root)
+    parts = [root / "speech_tokenizer"] + [root / "spiritlm_model" / n for n in LM_NAMES.values()]
+    files = [f for p in parts for f in p.rglob("*") if f.is_file()]
+    size = sum(f.stat().st_size for f in files)
+    if size > MAX_BUNDLE_BYTES:
+        raise ValueError(f"bundle is {size / 2**20:.1f} MB, over the {MAX_BUNDLE_BYTES / 2**20:.0f} MB limit")
+    pickles = [str(f) for f in files if f.suffix in (".pt", ".bin", ".pkl")]
+    if pickles:
+        raise ValueError(f"bundle must hold safetensors only; found {pickles[:3]}")
+    dest = Path(dest) if dest else bundled_root()
+    shutil.rmtree(dest, ignore_errors=True)
+    for p in parts:
+        shutil.copytree(p, dest / p.relative_to(root))
+    write_manifest(dest)
+    logger.info("installed %.1f MB of models to %s", size / 2**20, dest)
+    return dest

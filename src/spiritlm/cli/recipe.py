@@ -14,15 +14,19 @@ def register(sub) -> None:
     m.add_argument("--until", help="stop after this stage")
     m.add_argument("--only", action="append", help="run only this stage (repeatable)")
     m.add_argument("--force", action="append", help="re-run this stage even if done (repeatable)")
+    m.add_argument("--install", action="store_true",
+                   help="then copy the finished models into the package (src/spiritlm/assets/models), <= 80 MB")
     m.set_defaults(func=run)
 
 
 def run(args) -> int:
     import json
 
-    from ..recipe import Recipe
+    from ..recipe import Recipe, install_bundle
 
     recipe = Recipe(args.work, args.scale, args.hours, args.workers)
     timings = recipe.run(args.until, args.only, args.force)
-    print(json.dumps({"work": str(recipe.work), "seconds": timings, "root": str(recipe.root)}, indent=2))
+    installed = str(install_bundle(recipe.root)) if args.install else None
+    print(json.dumps({"work": str(recipe.work), "seconds": timings, "root": str(recipe.root),
+                      "installed": installed}, indent=2))
     return 0

@@ -258,6 +258,23 @@ class SpiritLM:
                 outputs.append(out)
         return outputs
 
+    @property
+    def _default_style(self) -> int:
+        """Style 71 (the official fallback) where the inventory has it, else style 0."""
+        return 71 if self.layout.n_style > 71 else 0
+
+    def _complete(self, units: SpeechUnits) -> SpeechUnits:
+        """An Expressive turn with no Pi (or St) token still needs both streams to be vocoded: fill them
+        with pitch 0 and the default style, and say so."""
+        if not self.is_expressive or (units.pitch is not None and units.style is not None) or not len(units):
+            return units
+        logger.warning("the Expressive model emitted no %s token in a speech turn; using defaults to vocode it",
+                       "pitch" if units.pitch is None else "style")
+        n = len(units.hubert)
+        pitch = units.pitch if units.pitch is not None else np.zeros(n, dtype=np.int64)
+        style = units.style if units.style is not None else np.full(n, self._default_style, dtype=np.int64)
+        return SpeechUnits(units.hubert, pitch, style, aligned=True)
+
     def _speech_output(self, n: int, seg: list[int], prompt: Prompt, modality, speaker_id, compat, synthesize):
         hu = self.layout.id_range("hubert")
         n_new = sum(i in hu for i in seg)
@@ -268,8 +285,8 @@ class SpiritLM:
         count = n_new + 1 if compat else n_new  # the official threshold counts n + 1
         if n_new == 0 or (arbitrary and (n > 0 or context) and count < MIN_SPEECH_CHUNK_HU):
             return None
-        units_all = tokens_to_units(ids_to_tokens(context + seg, self.layout),
-                                    missing_style="random" if compat else 71)
+        units_all = self._complete(tokens_to_units(ids_to_tokens(context + seg, self.layout),
+                                                   missing_style="random" if compat else self._default_style))
         units = SpeechUnits(*(None if a is None else a[n_ctx:] for a in (units_all.hubert, units_all.pitch,
                                                                           units_all.style)), aligned=True)
         wav = None
