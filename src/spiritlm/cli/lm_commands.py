@@ -136,24 +136,28 @@ def example_audio() -> Path:
 
 
 def run_demo(args) -> int:
-    """Until the trained mini model ships, the demo runs on a tiny *random* checkpoints root in Meta's
-    layout: it exercises the whole pipeline (tokenizers, prompt building, modality control, stopping,
-    vocoders, files written), not meaningful content."""
+    """The shipped mini models (src/spiritlm/assets/models) when present; otherwise a tiny *random*
+    checkpoints root in Meta's layout, which exercises the whole pipeline (tokenizers, prompt building,
+    modality control, stopping, vocoders, files written) but not meaningful content."""
     from ..audio import write_audio
+    from ..checkpoints import bundled_model_names, bundled_root
     from ..generation.pipeline import SpiritLM
     from ..tiny_root import write_tiny_root
     from ..tokens import format_tokens, units_to_tokens
 
-    print("NOTE: no trained model is shipped yet. This demo runs on tiny RANDOMLY INITIALISED models in the\n"
-          "      official checkpoint layout: text and audio are noise, but every stage of the pipeline runs.")
+    shipped = all(f"spirit-lm-mini-{v}" in bundled_model_names() for v in ("base", "expressive"))
+    if not shipped:
+        print("NOTE: no trained model is shipped yet. This demo runs on tiny RANDOMLY INITIALISED models in the\n"
+              "      official checkpoint layout: text and audio are noise, but every stage of the pipeline runs.")
     start = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     example = example_audio()
     with tempfile.TemporaryDirectory() as tmp:
-        root = write_tiny_root(Path(tmp), official_vocab=False)
+        root = bundled_root() if shipped else write_tiny_root(Path(tmp), official_vocab=False)
         for variant in ("base", "expressive"):
-            lm = SpiritLM.from_pretrained(root / "spiritlm_model" / f"spirit-lm-{variant}-7b")
+            name = f"spirit-lm-mini-{variant}" if shipped else f"spirit-lm-{variant}-7b"
+            lm = SpiritLM.from_pretrained(root / "spiritlm_model" / name)
             print(f"\n##### {variant}: {lm.layout.describe().splitlines()[0]}")
             jobs = [("T->T", [("text", "The cat sat on the")], "text"),
                     ("T->S", [("text", "The cat sat on the")], "speech"),
