@@ -14,25 +14,14 @@ in the vocoders), so any id the LM generates can be synthesized.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from .speech.random_checkpoints import randomize_
+
 SPEAKERS = ["ex01", "ex02", "ex03", "ex04"]
-
-
-def _randomize(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    state = module.state_dict()
-    for key in sorted(state):
-        t = state[key]
-        if t.is_floating_point():
-            fan_in = math.prod(t.shape[1:]) if t.ndim > 1 else 1
-            state[key] = torch.randn(t.shape, generator=gen) * (1.0 / math.sqrt(fan_in) if t.ndim > 1 else 0.1)
-    module.load_state_dict(state)
-    return module
 
 
 def write_tiny_pitch(folder: Path, seed: int = 0) -> Path:
@@ -41,7 +30,7 @@ def write_tiny_pitch(folder: Path, seed: int = 0) -> Path:
 
     cfg = VQVAEConfig.preset("tiny")
     config = PitchConfig(vqvae=replace(cfg, vq=replace(cfg.vq, l_bins=64)), features="norm_f0_interp,vuv")
-    return PitchTokenizer(config, _randomize(VQVAE(config.vqvae), seed)).save_official(folder)
+    return PitchTokenizer(config, randomize_(VQVAE(config.vqvae), seed)).save_official(folder)
 
 
 def write_tiny_style(folder: Path, seed: int = 0, num_labels: int = 100) -> Path:
@@ -52,7 +41,7 @@ def write_tiny_style(folder: Path, seed: int = 0, num_labels: int = 100) -> Path
         conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2), num_conv_pos_embeddings=16,
         num_conv_pos_embedding_groups=4, num_labels=num_labels, classifier_proj_size=16)
     torch.manual_seed(seed)
-    model = _randomize(Wav2Vec2ForSequenceClassification(config).eval(), seed)
+    model = randomize_(Wav2Vec2ForSequenceClassification(config).eval(), seed)
     folder.mkdir(parents=True, exist_ok=True)
     model.config.save_pretrained(str(folder))
     torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, folder / "pytorch_model.bin")
