@@ -270,10 +270,7 @@ class Recipe:
 
         for variant, name in LM_NAMES.items():
             self.export_lm(f"lm-{variant}", self.root / "spiritlm_model" / name)
-        for stray in self.root.rglob("*"):
-            if stray.is_file() and stray.suffix in (".pt", ".bin") and "speech_tokenizer" in stray.parts:
-                logger.warning("bundle holds a pickle file %s", stray)
-        write_manifest(self.root)
+        write_manifest(self.root)  # install_bundle() refuses pickle files and oversize bundles
 
     def evaluate(self) -> None:
         """Every benchmark on the held-out split for both mini LMs and the ablation, then one report."""
