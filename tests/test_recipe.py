@@ -41,3 +41,39 @@ def test_unknown_stage_and_scale(tmp_path):
         Recipe(tmp_path, "huge")
     with pytest.raises(ValueError, match="unknown recipe stage 'lm'"):
         Recipe(tmp_path, "tiny").run(until="lm")
+
+
+def test_jobs_run_independent_stages_side_by_side_in_dependency_order(tmp_path):
+    import threading
+    import time
+
+    from spiritlm.recipe import NEEDS
+
+    events, lock, active, peak = [], threading.Lock(), [0], [0]
+
+    def stage(name):
+        def fn():
+            with lock:
+                events.append(("start", name))
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.02)
+            with lock:
+                active[0] -= 1
+                events.append(("end", name))
+        return fn
+
+    recipe = Recipe(tmp_path / "work", "tiny", jobs=2)
+    assert [n for n, _ in recipe.stages] == list(NEEDS)
+    recipe.stages = [(n, stage(n)) for n, _ in recipe.stages]
+    timings = recipe.run()
+    assert sorted(timings) == sorted(NEEDS)
+    assert peak[0] == 2  # pitch and style run beside the HuBERT chain, vocoders beside the LMs
+    for name, needs in NEEDS.items():
+        start = events.index(("start", name))
+        assert all(events.index(("end", d)) < start for d in needs), name
+    # a second run skips everything; a stage that needs one outside --only treats it as done
+    assert recipe.run() == {}
+    assert list(recipe.run(only=["hubert"], force=["hubert"])) == ["hubert"]
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        Recipe(tmp_path, "tiny", jobs=0)

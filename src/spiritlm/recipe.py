@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -46,20 +46,38 @@ class Scale:
     train_preset: str  # k-means, HuBERT, VQ-VAE and style trainers: tiny | mini
     vocoder_preset: str
     vocoder_model: dict[str, str]  # variant -> vocoder size preset
-    vocoder_steps: int | None
     text_vocab: int
     n_units: int  # k-means clusters on HuBERT features = the HuBERT units the LM sees
     hubert_layer: int
     lm_recipe: dict[str, str]  # variant -> recipes/*.yaml
-    lm_steps: int | None
     eval_limit: int  # items per benchmark
+    # optimizer steps per trainer (hubert, pitch, style, vocoder, lm); a trainer left out keeps its preset's
+    steps: dict[str, int] = field(default_factory=dict)
+    lm_global_batch: int | None = None  # sequences per LM step (default: the LM recipe's)
 
 
+# The mini scale is sized to about two hours on 2 CPU cores (see README, "Reproducing the mini models").
 SCALES = {
-    "tiny": Scale("tiny", None, "tiny", "tiny", {"base": "tiny", "expressive": "tiny_expressive"}, 4, 400, 8, 1,
-                  {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 6, 2),
-    "mini": Scale("mini", 10.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, None, 2048, 200,
-                  4, {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, None, 200),
+    "tiny": Scale("tiny", None, "tiny", "tiny", {"base": "tiny", "expressive": "tiny_expressive"}, 400, 8, 1,
+                  {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, steps={"vocoder": 4, "lm": 6}),
+    "mini": Scale("mini", 4.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
+                  {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 60,
+                  steps={"hubert": 800, "pitch": 600, "style": 600, "vocoder": 800, "lm": 700},
+                  lm_global_batch=8),
+}
+
+
+# What each stage needs finished first; stages whose needs are met can run side by side (`--jobs`).
+NEEDS = {
+    "corpus": (), "text-tokenizer": ("corpus",), "kmeans-mfcc": ("corpus",), "hubert": ("kmeans-mfcc",),
+    "kmeans-hubert": ("hubert",), "pitch": ("corpus",), "style": ("corpus",),
+    "speech-root": ("kmeans-hubert", "pitch", "style"), "units-base": ("speech-root",),
+    "units-expressive": ("speech-root",), "vocoder-base": ("units-base",),
+    "vocoder-expressive": ("units-expressive",), "lm-base": ("units-base", "text-tokenizer"),
+    "lm-expressive": ("units-expressive", "text-tokenizer"),
+    "bundle": ("lm-base", "lm-expressive", "vocoder-base", "vocoder-expressive"),
+    "lm-ablation": ("units-base", "text-tokenizer"), "lm-textonly": ("units-base", "text-tokenizer"),
+    "eval": ("bundle", "lm-ablation", "lm-textonly"),
 }
 
 
@@ -73,7 +91,7 @@ def recipes_dir() -> Path:
 
 class Recipe:
     def __init__(self, work: str | os.PathLike, scale: str = "mini", hours: float | None = None,
-                 workers: int = 2, python: str = sys.executable):
+                 workers: int = 2, python: str = sys.executable, jobs: int = 1):
         if scale not in SCALES:
             raise ValueError(f"unknown recipe scale {scale!r}; valid: {', '.join(SCALES)}")
         self.work = Path(work).resolve()
@@ -81,6 +99,9 @@ class Recipe:
         self.scale_name = scale
         self.workers = workers
         self.python = python
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.jobs = jobs
         self.stages: list[tuple[str, Callable[[], None]]] = [
             ("corpus", self.corpus), ("text-tokenizer", self.text_tokenizer), ("kmeans-mfcc", self.kmeans_mfcc),
             ("hubert", self.hubert), ("kmeans-hubert", self.kmeans_hubert), ("pitch", self.pitch),
@@ -113,6 +134,8 @@ class Recipe:
         cmd = [self.python, "-m", "spiritlm.cli", *map(str, args)]
         logger.info("$ %s", " ".join(cmd[2:]))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.jobs > 1:  # side-by-side stages share the cores instead of each taking them all
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.jobs))
         subprocess.run(cmd, check=True, cwd=cwd or self.work, env=env)
 
     def run(self, until: str | None = None, only: list[str] | None = None, force: list[str] | None = None) -> dict:
@@ -121,26 +144,62 @@ class Recipe:
             if n not in names:
                 raise ValueError(f"unknown recipe stage {n!r}; stages: {', '.join(names)}")
         self.work.mkdir(parents=True, exist_ok=True)
-        timings = {}
-        for name, fn in self.stages:
+        selected = []
+        for name in names:
             if only and name not in only:
                 continue
-            if name in (force or []):  # from scratch: its old run folder would be resumed otherwise
-                shutil.rmtree(self.run_dir(name), ignore_errors=True)
-                self.marker(name).unlink(missing_ok=True)
-            if self.marker(name).is_file():
-                logger.info("stage %s: done already", name)
-            else:
-                start = time.time()
-                logger.info("stage %s: running", name)
-                fn()
-                timings[name] = round(time.time() - start, 1)
-                self.marker(name).parent.mkdir(parents=True, exist_ok=True)
-                self.marker(name).write_text(json.dumps({"seconds": timings[name], "scale": self.scale_name}))
-                logger.info("stage %s: done in %.0f s", name, timings[name])
+            selected.append(name)
             if name == until:
                 break
+        for name in force or []:  # from scratch: its old run folder would be resumed otherwise
+            shutil.rmtree(self.run_dir(name), ignore_errors=True)
+            self.marker(name).unlink(missing_ok=True)
+        timings: dict[str, float] = {}
+        todo = [n for n in selected if not self.marker(n).is_file()]
+        for n in selected:
+            if n not in todo:
+                logger.info("stage %s: done already", n)
+        fns = dict(self.stages)
+        if self.jobs == 1:
+            for name in todo:
+                timings[name] = self._run_stage(name, fns[name])
+            return timings
+        # several at once: a stage starts once the stages it needs (among those run now) are finished
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        running: dict = {}
+        with ThreadPoolExecutor(self.jobs) as pool:
+            while todo or running:
+                ready = [n for n in todo if not any(d in todo or d in running.values() for d in NEEDS[n])]
+                for name in ready[: self.jobs - len(running)]:
+                    todo.remove(name)
+                    running[pool.submit(self._run_stage, name, fns[name])] = name
+                if not running:
+                    raise RuntimeError(f"recipe stages {todo} wait on each other")
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    name = running.pop(fut)
+                    try:
+                        timings[name] = fut.result()
+                    except BaseException:
+                        for other in running:
+                            other.cancel()
+                        raise
         return timings
+
+    def _run_stage(self, name: str, fn: Callable[[], None]) -> float:
+        start = time.time()
+        logger.info("stage %s: running", name)
+        fn()
+        seconds = round(time.time() - start, 1)
+        self.marker(name).parent.mkdir(parents=True, exist_ok=True)
+        self.marker(name).write_text(json.dumps({"seconds": seconds, "scale": self.scale_name, "jobs": self.jobs}))
+        logger.info("stage %s: done in %.0f s", name, seconds)
+        return seconds
+
+    def steps_args(self, trainer: str) -> list[str]:
+        n = self.scale.steps.get(trainer)
+        return ["--steps", str(n)] if n else []
 
     # ------------------------------------------------------------------ stages
     def corpus(self) -> None:
@@ -168,7 +227,7 @@ class Recipe:
 
     def hubert(self) -> None:
         self.spiritlm("train", "hubert", self.manifest, "--kmeans", self.run_dir("kmeans-mfcc") / "kmeans",
-                      "--out", self.run_dir("hubert"), "--preset", self.scale.train_preset)
+                      "--out", self.run_dir("hubert"), "--preset", self.scale.train_preset, *self.steps_args("hubert"))
 
     def kmeans_hubert(self) -> None:
         self.spiritlm("train", "kmeans", self.manifest, "--out", self.run_dir("kmeans-hubert"),
@@ -178,11 +237,11 @@ class Recipe:
 
     def pitch(self) -> None:
         self.spiritlm("train", "vqvae", self.manifest, "--out", self.run_dir("pitch"),
-                      "--preset", self.scale.train_preset)
+                      "--preset", self.scale.train_preset, *self.steps_args("pitch"))
 
     def style(self) -> None:
         self.spiritlm("train", "style", self.manifest, "--out", self.run_dir("style"),
-                      "--preset", self.scale.train_preset)
+                      "--preset", self.scale.train_preset, *self.steps_args("style"))
 
     def speech_root(self) -> None:
         """Copy the trained speech parts into the root and describe them in speech.json."""
@@ -219,9 +278,7 @@ class Recipe:
                 f.write(json.dumps(entry) + "\n")
         args = ["train", "vocoder", train, "--out", self.run_dir(f"vocoder-{variant}"),
                 "--preset", self.scale.vocoder_preset, "--model", self.scale.vocoder_model[variant],
-                "--speakers", ",".join(speakers)]
-        if self.scale.vocoder_steps:
-            args += ["--steps", str(self.scale.vocoder_steps)]
+                "--speakers", ",".join(speakers), *self.steps_args("vocoder")]
         self.spiritlm(*args)
         dst = self.root / "speech_tokenizer" / f"vocoder-{variant}"
         shutil.rmtree(dst, ignore_errors=True)
@@ -238,8 +295,12 @@ class Recipe:
         if ablation:
             drop = {"lm-ablation": ("interleaved",), "lm-textonly": ("interleaved", "speech")}[ablation]
             cfg["data"]["weights"] = {**cfg["data"].get("weights", {}), **dict.fromkeys(drop, 0)}
-        if self.scale.lm_steps:
-            cfg["run"]["steps"] = self.scale.lm_steps
+        if self.scale.steps.get("lm"):
+            cfg["run"]["steps"] = self.scale.steps["lm"]
+        if self.scale.lm_global_batch:
+            cfg["optim"]["global_batch"] = self.scale.lm_global_batch
+            cfg["optim"]["micro_batch"] = min(cfg["optim"].get("micro_batch", self.scale.lm_global_batch),
+                                              self.scale.lm_global_batch)
         from .speech_bundle import inventory
 
         cfg["model"].update(tokenizer=str(self.work / "models" / "text-tokenizer"), variant=variant,
@@ -286,9 +347,15 @@ class Recipe:
         text_lm = self.export_lm("lm-textonly", extra / "spiritlm_model" / "text-only")
         classifier = self.root / "speech_tokenizer" / "style"
         for name, path in models.items():
+            if (results / f"{name}.json").is_file():  # written only once its whole `eval all` finished
+                logger.info("eval %s: done already (%s)", name, results / f"{name}.json")
+                continue
+            # the ablation shares the Base speech side: its referee and resynthesis are the Base model's
+            only = ["--only", "tts,asr,style,perplexity,likelihood,sentiment"] if name.startswith("ablation") else []
             self.spiritlm("eval", "all", "--model", path, "--manifest", self.manifest, "--split", "test",
                           "--limit", str(self.scale.eval_limit), "--classifier", classifier, "--baseline", text_lm,
-                          "--out", results / f"{name}.json")
+                          *only, "--out", results / f"{name}.partial.json")
+            (results / f"{name}.partial.json").replace(results / f"{name}.json")
         self.spiritlm("eval", "report", *(results / f"{n}.json" for n in models), "--compare",
                       "--out", results / "report.md")
 

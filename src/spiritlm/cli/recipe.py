@@ -11,6 +11,8 @@ def register(sub) -> None:
     m.add_argument("--scale", default="mini", help="mini (the shipped models) or tiny (a few minutes, for tests)")
     m.add_argument("--hours", type=float, help="corpus size in hours (default: the scale's)")
     m.add_argument("--workers", type=int, default=2, help="corpus builder processes")
+    m.add_argument("--jobs", type=int, default=1,
+                   help="stages to run side by side when their inputs are ready (each gets cores/jobs threads)")
     m.add_argument("--until", help="stop after this stage")
     m.add_argument("--only", action="append", help="run only this stage (repeatable)")
     m.add_argument("--force", action="append", help="re-run this stage even if done (repeatable)")
@@ -24,7 +26,7 @@ def run(args) -> int:
 
     from ..recipe import Recipe, install_bundle
 
-    recipe = Recipe(args.work, args.scale, args.hours, args.workers)
+    recipe = Recipe(args.work, args.scale, args.hours, args.workers, jobs=args.jobs)
     timings = recipe.run(args.until, args.only, args.force)
     installed = str(install_bundle(recipe.root)) if args.install else None
     print(json.dumps({"work": str(recipe.work), "seconds": timings, "root": str(recipe.root),
