@@ -135,46 +135,80 @@ def example_audio() -> Path:
     return Path(str(resources.files("spiritlm").joinpath("assets/examples/7143-88743-0029.flac")))
 
 
+def mini_examples() -> dict[str, dict]:
+    """The shipped held-out examples for the mini models (assets/examples/mini_examples.json): role ->
+    {"file", "text", "speaker", "style"}; roles "speech" (S->T, S->S) and "style" (Expressive style carry)."""
+    from importlib import resources
+
+    d = Path(str(resources.files("spiritlm").joinpath("assets/examples")))
+    spec = d / "mini_examples.json"
+    if not spec.is_file():
+        return {}
+    return {k: v | {"file": str(d / v["file"])} for k, v in json.loads(spec.read_text()).items()}
+
+
+def _demo_job(lm, variant: str, name: str, inputs, modality: str, out: Path, referee=None) -> None:
+    from ..audio import write_audio
+    from ..tokens import format_tokens, units_to_tokens
+
+    r = lm.generate(inputs, output_modality=modality, max_new_tokens=80, seed=0, do_sample=True,
+                    temperature=0.8, top_p=0.95)
+    prompt = r.prompt if len(r.prompt) < 90 else r.prompt[:60] + f"... ({len(r.prompt_ids)} ids)"
+    print(f"== {name}  prompt: {prompt}")
+    for n, o in enumerate(r.outputs):
+        if o.content_type.name == "TEXT":
+            print(f"   text: {o.content[:160]!r}")
+            continue
+        wav = write_audio(out / f"{variant}_{name.replace('->', '2').replace(' ', '_')}_{n}.wav", o.content)
+        tokens = format_tokens(units_to_tokens(o.units))
+        print(f"   speech: {len(o.units)} units, {len(o.content) / 16000:.2f} s -> {wav}")
+        print(f"           {tokens[:100]}{'...' if len(tokens) > 100 else ''}")
+        if referee is not None:
+            print(f"           style of the continuation (style classifier): {referee.classify(o.content)}")
+    print(f"   ({len(r.new_ids)} new tokens, stopped by {r.finish_reason})")
+
+
 def run_demo(args) -> int:
     """The shipped mini models (src/spiritlm/assets/models) when present; otherwise a tiny *random*
     checkpoints root in Meta's layout, which exercises the whole pipeline (tokenizers, prompt building,
     modality control, stopping, vocoders, files written) but not meaningful content."""
-    from ..audio import write_audio
+    from ..audio import load_audio
     from ..checkpoints import bundled_model_names, bundled_root
     from ..generation.pipeline import SpiritLM
     from ..tiny_root import write_tiny_root
-    from ..tokens import format_tokens, units_to_tokens
 
-    shipped = all(f"spirit-lm-mini-{v}" in bundled_model_names() for v in ("base", "expressive"))
+    examples = mini_examples()
+    shipped = examples and all(f"spirit-lm-mini-{v}" in bundled_model_names() for v in ("base", "expressive"))
     if not shipped:
         print("NOTE: no trained model is shipped yet. This demo runs on tiny RANDOMLY INITIALISED models in the\n"
               "      official checkpoint layout: text and audio are noise, but every stage of the pipeline runs.")
     start = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    example = example_audio()
+    speech = examples["speech"] if shipped else {"file": str(example_audio()), "text": None}
     with tempfile.TemporaryDirectory() as tmp:
         root = bundled_root() if shipped else write_tiny_root(Path(tmp), official_vocab=False)
         for variant in ("base", "expressive"):
             name = f"spirit-lm-mini-{variant}" if shipped else f"spirit-lm-{variant}-7b"
             lm = SpiritLM.from_pretrained(root / "spiritlm_model" / name)
-            print(f"\n##### {variant}: {lm.layout.describe().splitlines()[0]}")
+            print(f"\n##### {name}: {lm.layout.describe().splitlines()[0]}")
+            said = f"\n   (it says: {speech['text']!r})" if speech["text"] else ""
+            print(f"   example speech: {speech['file']}{said}")
+            wav = load_audio(speech["file"])
             jobs = [("T->T", [("text", "The cat sat on the")], "text"),
                     ("T->S", [("text", "The cat sat on the")], "speech"),
-                    ("S->T", [("speech", example)], "text"),
-                    ("S->S", [("speech", example)], "speech")]
-            for name, inputs, modality in jobs:
-                r = lm.generate(inputs, output_modality=modality, max_new_tokens=60, seed=0, do_sample=True)
-                prompt = r.prompt if len(r.prompt) < 90 else r.prompt[:60] + f"... ({len(r.prompt_ids)} ids)"
-                print(f"== {name}  prompt: {prompt}")
-                for n, o in enumerate(r.outputs):
-                    if o.content_type.name == "TEXT":
-                        print(f"   text: {o.content[:120]!r}")
-                        continue
-                    wav = write_audio(out / f"{variant}_{name.replace('->', '2')}_{n}.wav", o.content)
-                    tokens = format_tokens(units_to_tokens(o.units))
-                    print(f"   speech: {len(o.units)} units, {len(o.content) / 16000:.2f} s -> {wav}")
-                    print(f"           {tokens[:100]}{'...' if len(tokens) > 100 else ''}")
-                print(f"   ({len(r.new_ids)} new tokens, stopped by {r.finish_reason})")
+                    ("S->T", [("speech", wav)], "text"),
+                    ("S->S", [("speech", wav)], "speech")]
+            for job, inputs, modality in jobs:
+                _demo_job(lm, variant, job, inputs, modality, out)
+            if variant == "expressive" and shipped:
+                from ..eval.style import StyleReferee
+
+                referee = StyleReferee(str(root / "speech_tokenizer" / "style"))
+                styled = examples["style"]
+                prompt = load_audio(styled["file"])
+                print(f"== style carry: a {styled['style']!r} prompt ({styled['file']}), "
+                      f"classified as {referee.classify(prompt)!r}")
+                _demo_job(lm, variant, "S->S style", [("speech", prompt)], "speech", out, referee)
     print(f"\ndemo finished in {time.time() - start:.1f} s; audio in {out}/")
     return 0
