@@ -1,4 +1,4 @@
-"""`spiritlm generate`, `spiritlm layout`, `spiritlm tiny-checkpoint`, `spiritlm demo`."""
+"""`spiritlm generate`, `spiritlm layout`, `spiritlm tiny-checkpoint`, `spiritlm serve`, `spiritlm demo`."""
 
 from __future__ import annotations
 
@@ -55,6 +55,12 @@ def register(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=run_tiny)
 
+    v = sub.add_parser("serve", help="HTTP JSON server for one model (see spiritlm.serve); loopback by default")
+    v.add_argument("--model", required=True, help="checkpoint name or folder")
+    v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    v.add_argument("--port", type=int, default=8765)
+    v.add_argument("--threads", type=int, help="torch CPU threads")
+    v.set_defaults(func=run_serve)
     d = sub.add_parser("demo", help="run the main job end to end on the shipped model")
     d.add_argument("--out", default="outputs/demo")
     d.set_defaults(func=run_demo)
@@ -133,6 +139,30 @@ def example_audio() -> Path:
     from importlib import resources
 
     return Path(str(resources.files("spiritlm").joinpath("assets/examples/7143-88743-0029.flac")))
+
+
+def run_serve(args) -> int:
+    from ..generation.pipeline import SpiritLM
+    from ..serve import serve
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    lm = SpiritLM.from_pretrained(args.model)
+    httpd = serve(lm, str(args.model), args.host, args.port)
+    host, port = httpd.server_address[:2]
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning("serving on %s: reachable from other machines; there is no authentication", args.host)
+    print(f"serving {args.model} on http://{host}:{port} (GET /health, GET /v1/layout, POST /v1/generate); "
+          "Ctrl-C stops", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+    return 0
 
 
 def mini_examples() -> dict[str, dict]:
