@@ -60,12 +60,13 @@ class SpiritLM:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | None = None, dtype=None,
                         speech_encoder: SpeechEncoder | None = None, vocoder: Vocoder | None = None,
-                        speech_loader: SpeechLoader | None = None) -> SpiritLM:
+                        speech_loader: SpeechLoader | None = None, quantize: str | None = None) -> SpiritLM:
         """Load an LM checkpoint. The speech tokenizer and vocoder of its checkpoints root (see
-        `speech_loader.py`) load on first use unless given here."""
+        `speech_loader.py`) load on first use unless given here. `quantize="int8"`: faster CPU decoding
+        (int8 dynamic quantization of the LM's linear layers, `spiritlm.lm.quantize`)."""
         from .speech_loader import default_speech_loader
 
-        return cls(load_lm(name_or_path, device, dtype), speech_encoder, vocoder,
+        return cls(load_lm(name_or_path, device, dtype, quantize=quantize), speech_encoder, vocoder,
                    speech_loader or default_speech_loader(device=str(device or "cpu")))
 
     # ------------------------------------------------------------------ components

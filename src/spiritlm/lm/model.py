@@ -77,8 +77,10 @@ def default_device() -> str:
     return "cpu"
 
 
-def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=None) -> LoadedLM:
-    """Load model + tokenizer. fp32 on CPU (no fast bf16 there), bf16 on GPU, unless `dtype` says."""
+def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=None,
+            quantize: str | None = None) -> LoadedLM:
+    """Load model + tokenizer. fp32 on CPU (no fast bf16 there), bf16 on GPU, unless `dtype` says.
+    `quantize="int8"`: int8 dynamic quantization of the linear layers (CPU; see `lm/quantize.py`)."""
     import torch
     import transformers
     from transformers import LlamaForCausalLM
@@ -103,7 +105,12 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
             raise
         raise ValueError(f"the weights in {path} do not match its config.json (tensor shapes differ): {e}") from e
     _check_loading(path, info)
-    return LoadedLM(model.to(device).eval(), tokenizer, layout, path)
+    model = model.to(device).eval()
+    if quantize:
+        from .quantize import quantize_lm
+
+        quantize_lm(model, quantize)
+    return LoadedLM(model, tokenizer, layout, path)
 
 
 def _check_loading(path: Path, info: dict) -> None:
