@@ -53,7 +53,7 @@ class Scale:
     eval_limit: int  # items per benchmark
     # optimizer steps per trainer (hubert, pitch, style, vocoder, lm); a trainer left out keeps its preset's
     steps: dict[str, int] = field(default_factory=dict)
-    lm_global_batch: int | None = None  # sequences per LM step (default: the LM recipe's)
+    lm_tokens_per_step: int | None = None  # LM global batch = this / seq_len (default: the LM recipe's batch)
 
 
 # The mini scale is sized to about two hours on 2 CPU cores (see README, "Reproducing the mini models").
@@ -63,7 +63,7 @@ SCALES = {
     "mini": Scale("mini", 4.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
                   {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 60,
                   steps={"hubert": 800, "pitch": 600, "style": 600, "vocoder": 800, "lm": 700},
-                  lm_global_batch=8),
+                  lm_tokens_per_step=4096),
 }
 
 
@@ -297,10 +297,10 @@ class Recipe:
             cfg["data"]["weights"] = {**cfg["data"].get("weights", {}), **dict.fromkeys(drop, 0)}
         if self.scale.steps.get("lm"):
             cfg["run"]["steps"] = self.scale.steps["lm"]
-        if self.scale.lm_global_batch:
-            cfg["optim"]["global_batch"] = self.scale.lm_global_batch
-            cfg["optim"]["micro_batch"] = min(cfg["optim"].get("micro_batch", self.scale.lm_global_batch),
-                                              self.scale.lm_global_batch)
+        if self.scale.lm_tokens_per_step:
+            batch = max(1, self.scale.lm_tokens_per_step // cfg["data"]["seq_len"])
+            cfg["optim"]["global_batch"] = batch
+            cfg["optim"]["micro_batch"] = min(cfg["optim"].get("micro_batch", batch), batch)
         from .speech_bundle import inventory
 
         cfg["model"].update(tokenizer=str(self.work / "models" / "text-tokenizer"), variant=variant,
