@@ -45,7 +45,9 @@ def test_f0_features_equal_official(contours, method):
     ref = GOLDEN["f0"][method]
     c = contours[method]
     assert len(c) == len(ref["f0"]) == (1828 if method == "fcpe" else 1827)
-    np.testing.assert_allclose(c.f0, ref["f0"], atol=1e-4, rtol=0)
+    # float32 sums in FCPE are ordered by the thread count: 1 thread vs 2 differ by up to ~1e-6 relative
+    # (0.0002 Hz at 219 Hz, 0.002 cents)
+    np.testing.assert_allclose(c.f0, ref["f0"], atol=1e-4, rtol=2e-6)
     np.testing.assert_array_equal(c.vuv, ref["vuv"])
 
 

@@ -62,7 +62,7 @@ SCALES = {
                   {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, steps={"vocoder": 4, "lm": 6}),
     "mini": Scale("mini", 4.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
                   {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 60,
-                  steps={"hubert": 800, "pitch": 600, "style": 600, "vocoder": 800, "lm": 700},
+                  steps={"hubert": 800, "pitch": 600, "style": 2500, "vocoder": 800, "lm": 700},
                   lm_tokens_per_step=4096),
 }
 
