@@ -3,7 +3,7 @@
     corpus -> text tokenizer -> k-means on MFCC -> HuBERT (masked prediction) -> k-means on HuBERT
     -> pitch VQ-VAE, style classifier -> speech side of the root -> unit caches (Base, Expressive)
     -> vocoders (Base, Expressive) -> LMs (Base, Expressive; word-level interleaving) -> bundle
-    -> ablations (Base without interleaving; text only) -> evaluation of all of them, one report
+    -> prosodic style referee -> ablations (Base without interleaving; text only) -> evaluation, one report
 
 Everything lands in one work folder::
 
@@ -51,6 +51,7 @@ class Scale:
     hubert_layer: int
     lm_recipe: dict[str, str]  # variant -> recipes/*.yaml
     eval_limit: int  # items per benchmark
+    referee_per_style: int  # utterances per style the prosodic style referee is fitted on
     # optimizer steps per trainer (hubert, pitch, style, vocoder, lm); a trainer left out keeps its preset's
     steps: dict[str, int] = field(default_factory=dict)
     lm_tokens_per_step: int | None = None  # LM global batch = this / seq_len (default: the LM recipe's batch)
@@ -59,9 +60,9 @@ class Scale:
 # The mini scale is sized to about two hours on 2 CPU cores (see README, "Reproducing the mini models").
 SCALES = {
     "tiny": Scale("tiny", None, "tiny", "tiny", {"base": "tiny", "expressive": "tiny_expressive"}, 400, 8, 1,
-                  {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, steps={"vocoder": 4, "lm": 6}),
+                  {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, 2, steps={"vocoder": 4, "lm": 6}),
     "mini": Scale("mini", 4.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
-                  {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 60,
+                  {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 60, 60,
                   steps={"hubert": 800, "pitch": 600, "style": 2500, "vocoder": 800, "lm": 700},
                   lm_tokens_per_step=4096),
 }
@@ -75,7 +76,8 @@ NEEDS = {
     "units-expressive": ("speech-root",), "vocoder-base": ("units-base",),
     "vocoder-expressive": ("units-expressive",), "lm-base": ("units-base", "text-tokenizer"),
     "lm-expressive": ("units-expressive", "text-tokenizer"),
-    "bundle": ("lm-base", "lm-expressive", "vocoder-base", "vocoder-expressive"),
+    "style-referee": ("corpus",),
+    "bundle": ("lm-base", "lm-expressive", "vocoder-base", "vocoder-expressive", "style-referee"),
     "lm-ablation": ("units-base", "text-tokenizer"), "lm-textonly": ("units-base", "text-tokenizer"),
     "eval": ("bundle", "lm-ablation", "lm-textonly"),
 }
@@ -110,7 +112,7 @@ class Recipe:
             ("vocoder-base", lambda: self.vocoder("base")),
             ("vocoder-expressive", lambda: self.vocoder("expressive")),
             ("lm-base", lambda: self.lm("base")), ("lm-expressive", lambda: self.lm("expressive")),
-            ("bundle", self.bundle),
+            ("style-referee", self.style_referee), ("bundle", self.bundle),
             ("lm-ablation", lambda: self.lm("base", ablation="lm-ablation")),
             ("lm-textonly", lambda: self.lm("base", ablation="lm-textonly")),
             ("eval", self.evaluate)]
@@ -311,6 +313,17 @@ class Recipe:
         config.write_text(yaml.safe_dump(cfg, sort_keys=False))
         self.spiritlm("train", "lm", "--config", config)
 
+    def style_referee(self) -> None:
+        """The style benchmark's judge (prosodic, utterance level; `eval.prosody`), shipped beside the speech side."""
+        out = self.run_dir("style-referee")
+        self.spiritlm("train", "prosody-referee", self.manifest, "--out", out,
+                      "--per-style", str(self.scale.referee_per_style))
+        dst = self.root / "speech_tokenizer" / "style-referee"
+        shutil.rmtree(dst, ignore_errors=True)
+        dst.mkdir(parents=True)
+        for f in ("prosody.json", "model.safetensors", "fit.json"):
+            shutil.copyfile(out / f, dst / f)
+
     def export_lm(self, run: str, dst: Path) -> Path:
         """The latest checkpoint of an LM run, weights and tokenizer only (no optimizer state)."""
         from .training.lm_checkpoint import latest_checkpoint
@@ -345,7 +358,7 @@ class Recipe:
             (extra / "speech_tokenizer").symlink_to(self.root / "speech_tokenizer", target_is_directory=True)
         models["ablation-no-interleaving"] = self.export_lm("lm-ablation", extra / "spiritlm_model" / "no-interleaving")
         text_lm = self.export_lm("lm-textonly", extra / "spiritlm_model" / "text-only")
-        classifier = self.root / "speech_tokenizer" / "style"
+        classifier = self.root / "speech_tokenizer" / "style-referee"
         for name, path in models.items():
             if (results / f"{name}.json").is_file():  # written only once its whole `eval all` finished
                 logger.info("eval %s: done already (%s)", name, results / f"{name}.json")

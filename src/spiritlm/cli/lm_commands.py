@@ -236,7 +236,7 @@ def run_demo(args) -> int:
             if variant == "expressive" and shipped:
                 from ..eval.style import StyleReferee
 
-                referee = StyleReferee(str(root / "speech_tokenizer" / "style"))
+                referee = StyleReferee(str(root / "speech_tokenizer" / "style-referee"))
                 styled = examples["style"]
                 prompt = load_audio(styled["file"])
                 print(f"== style carry: a {styled['style']!r} prompt ({styled['file']}), "

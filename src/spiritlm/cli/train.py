@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 
 TRAIN_MODULES: list[str] = ["spiritlm.training.lm", "spiritlm.training.vqvae", "spiritlm.training.style",
-                              "spiritlm.training.vocoder", "spiritlm.training.kmeans", "spiritlm.training.hubert"]
+                              "spiritlm.training.vocoder", "spiritlm.training.kmeans", "spiritlm.training.hubert",
+                              "spiritlm.eval.prosody"]
 # each has register(subparsers)
 
 

@@ -40,17 +40,23 @@ class StyleReferee:
 
     def __init__(self, path: str = "", classifier=None):
         if not path and classifier is None:
-            raise ValueError("the style benchmark needs a style classifier: --classifier PATH "
-                             "(a folder written by `spiritlm train style`)")
+            raise ValueError("the style benchmark needs a style classifier: --classifier PATH (a folder written "
+                             "by `spiritlm train prosody-referee` or `spiritlm train style`)")
         self.path = path
         self._clf = classifier
 
     @property
     def classifier(self):
+        """A `StyleTokenizer` (per-second logits, averaged) or a `ProsodyReferee` (one utterance label)."""
         if self._clf is None:
-            from ..speech.style import StyleTokenizer
+            from .prosody import ProsodyReferee, is_prosody_referee
 
-            self._clf = StyleTokenizer.load(self.path)
+            if is_prosody_referee(self.path):
+                self._clf = ProsodyReferee.load(self.path)
+            else:
+                from ..speech.style import StyleTokenizer
+
+                self._clf = StyleTokenizer.load(self.path)
         return self._clf
 
     @property
@@ -61,6 +67,8 @@ class StyleReferee:
         """The style of a waveform; None when it is too short to classify."""
         if len(wav) < self.classifier.min_samples:
             return None
+        if hasattr(self.classifier, "classify"):  # a ProsodyReferee labels whole utterances itself
+            return self.classifier.classify(np.asarray(wav, np.float32))
         logits = self.classifier.forward_chunk(np.asarray(wav, np.float32)).logits  # [n, C]
         return self.labels[int(logits.mean(dim=0).argmax())]
 
