@@ -35,6 +35,9 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 LM_NAMES = {"base": "spirit-lm-mini-base", "expressive": "spirit-lm-mini-expressive"}
+ABLATION = "ablation-no-interleaving"
+# every benchmark of `spiritlm eval all` but perplexity, which needs the text-only LM and runs in the last stage
+EVAL_BENCHMARKS = "referee,resynthesis,tts,asr,style,likelihood,sentiment"
 LM_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.model", "tokenizer.json",
             "tokenizer_config.json", "special_tokens_map.json", "spiritlm.json")
 
@@ -79,7 +82,8 @@ NEEDS = {
     "style-referee": ("corpus",),
     "bundle": ("lm-base", "lm-expressive", "vocoder-base", "vocoder-expressive", "style-referee"),
     "lm-ablation": ("units-base", "text-tokenizer"), "lm-textonly": ("units-base", "text-tokenizer"),
-    "eval": ("bundle", "lm-ablation", "lm-textonly"),
+    "eval-base": ("bundle",), "eval-expressive": ("bundle",), "eval-ablation": ("bundle", "lm-ablation"),
+    "eval": ("eval-base", "eval-expressive", "eval-ablation", "lm-textonly"),
 }
 
 
@@ -115,7 +119,9 @@ class Recipe:
             ("style-referee", self.style_referee), ("bundle", self.bundle),
             ("lm-ablation", lambda: self.lm("base", ablation="lm-ablation")),
             ("lm-textonly", lambda: self.lm("base", ablation="lm-textonly")),
-            ("eval", self.evaluate)]
+            ("eval-base", lambda: self.evaluate_model(LM_NAMES["base"])),
+            ("eval-expressive", lambda: self.evaluate_model(LM_NAMES["expressive"])),
+            ("eval-ablation", lambda: self.evaluate_model(ABLATION)), ("eval", self.evaluate)]
 
     # ------------------------------------------------------------------ paths and running
     @property
@@ -346,31 +352,52 @@ class Recipe:
             self.export_lm(f"lm-{variant}", self.root / "spiritlm_model" / name)
         write_manifest(self.root)  # install_bundle() refuses pickle files and oversize bundles
 
-    def evaluate(self) -> None:
-        """Every benchmark on the held-out split for both mini LMs and the ablation, then one report."""
-        results = self.work / "results"
-        results.mkdir(exist_ok=True)
-        models = {name: self.root / "spiritlm_model" / name for name in LM_NAMES.values()}
-        # the ablations live in a second root that shares the speech side, so speech benchmarks run on them too
+    @property
+    def results(self) -> Path:
+        return self.work / "results"
+
+    def ablation_root(self) -> Path:
+        """A second root for the ablations that shares the speech side, so speech benchmarks run on them too."""
         extra = self.work / "ablation-root"
         (extra / "spiritlm_model").mkdir(parents=True, exist_ok=True)
         if not (extra / "speech_tokenizer").exists():
             (extra / "speech_tokenizer").symlink_to(self.root / "speech_tokenizer", target_is_directory=True)
-        models["ablation-no-interleaving"] = self.export_lm("lm-ablation", extra / "spiritlm_model" / "no-interleaving")
-        text_lm = self.export_lm("lm-textonly", extra / "spiritlm_model" / "text-only")
-        classifier = self.root / "speech_tokenizer" / "style-referee"
-        for name, path in models.items():
-            if (results / f"{name}.json").is_file():  # written only once its whole `eval all` finished
-                logger.info("eval %s: done already (%s)", name, results / f"{name}.json")
-                continue
-            # the ablation shares the Base speech side: its referee and resynthesis are the Base model's
-            only = ["--only", "tts,asr,style,perplexity,likelihood,sentiment"] if name.startswith("ablation") else []
-            self.spiritlm("eval", "all", "--model", path, "--manifest", self.manifest, "--split", "test",
-                          "--limit", str(self.scale.eval_limit), "--classifier", classifier, "--baseline", text_lm,
-                          *only, "--out", results / f"{name}.partial.json")
-            (results / f"{name}.partial.json").replace(results / f"{name}.json")
-        self.spiritlm("eval", "report", *(results / f"{n}.json" for n in models), "--compare",
-                      "--out", results / "report.md")
+        return extra
+
+    def model_path(self, name: str) -> Path:
+        if name == ABLATION:
+            dst = self.ablation_root() / "spiritlm_model" / "no-interleaving"
+            return dst if (dst / "config.json").is_file() else self.export_lm("lm-ablation", dst)
+        return self.root / "spiritlm_model" / name
+
+    def evaluate_model(self, name: str) -> None:
+        """Every benchmark but perplexity on the held-out split for one model; results/<name>.json."""
+        self.results.mkdir(exist_ok=True)
+        out = self.results / f"{name}.json"
+        # the ablation shares the Base speech side: its referee and resynthesis are the Base model's
+        only = ",".join(b for b in EVAL_BENCHMARKS.split(",")
+                        if name != ABLATION or b not in ("referee", "resynthesis"))
+        self.spiritlm("eval", "all", "--model", self.model_path(name), "--manifest", self.manifest, "--split", "test",
+                      "--limit", str(self.scale.eval_limit), "--only", only,
+                      "--classifier", self.root / "speech_tokenizer" / "style-referee",
+                      "--out", self.results / f"{name}.partial.json")
+        (self.results / f"{name}.partial.json").replace(out)  # written only once the whole run finished
+
+    def evaluate(self) -> None:
+        """Text perplexity of each model against the text-only LM (same recipe, text only), then one report."""
+        text_lm = self.export_lm("lm-textonly", self.ablation_root() / "spiritlm_model" / "text-only")
+        names = [*LM_NAMES.values(), ABLATION]
+        for name in names:
+            ppl = self.results / f"{name}.perplexity.json"
+            self.spiritlm("eval", "perplexity", "--model", self.model_path(name), "--manifest", self.manifest,
+                          "--split", "test", "--limit", str(self.scale.eval_limit), "--baseline", text_lm,
+                          "--out", ppl)
+            data = json.loads((self.results / f"{name}.json").read_text())
+            data["results"] = [r for r in data["results"] if r.get("benchmark") != "perplexity"]
+            data["results"] += json.loads(ppl.read_text())["results"]
+            (self.results / f"{name}.json").write_text(json.dumps(data, indent=1, default=str))
+        self.spiritlm("eval", "report", *(self.results / f"{n}.json" for n in names), "--compare",
+                      "--out", self.results / "report.md")
 
 
 MAX_BUNDLE_BYTES = 80 * 1024 * 1024
