@@ -117,3 +117,27 @@ def test_our_format_round_trip(tmp_path, base):
     np.testing.assert_array_equal(again.decode(fx.BASE_STRING), base.decode(fx.BASE_STRING))
     official = load_vocoder(base.save(tmp_path / "official", official=True))
     np.testing.assert_allclose(official.decode(fx.BASE_STRING), base.decode(fx.BASE_STRING), atol=1e-6)
+
+
+def test_our_folder_defaults(tmp_path):
+    """Our vocoders speak in the speaker/style their config.json names; without one, style 0 where the official
+    default (8) does not exist; official folders keep speaker 2 / style 8."""
+    import json
+
+    from spiritlm.recipe import set_vocoder_defaults
+    from spiritlm.vocoder.unit_vocoder import folder_defaults
+
+    cfg = replace(VocoderConfig.preset("tiny"), num_styles=8)
+    torch.manual_seed(0)
+    folder = UnitVocoder(CodeHiFiGAN(cfg), speakers=["a", "flite-kal16", "flite-slt", "b"]).save(tmp_path / "v")
+    voc = load_vocoder(folder)
+    assert (voc.default_speaker, voc.default_style) == (2, 0)  # 8 would be out of range for 8 styles
+    np.testing.assert_array_equal(voc.decode(fx.BASE_STRING), voc.decode(fx.BASE_STRING, speaker_id=2, style_id=0))
+    set_vocoder_defaults(folder, ["a", "flite-kal16", "flite-slt", "b"])
+    assert json.loads((folder / "config.json").read_text())["defaults"] == {"speaker": 2, "style": 0}
+    set_vocoder_defaults(folder, ["a", "flite-kal16", "b"])
+    voc = load_vocoder(folder)
+    assert (voc.default_speaker, voc.default_style) == (1, 0)
+    assert (load_vocoder(folder, default_speaker=3).default_speaker) == 3  # an explicit choice wins
+    official = VocoderConfig.preset("tiny")  # 4 speakers, 10 styles
+    assert folder_defaults(folder, official, official=True) == (2, 8)

@@ -291,6 +291,7 @@ class Recipe:
         dst = self.root / "speech_tokenizer" / f"vocoder-{variant}"
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(self.run_dir(f"vocoder-{variant}") / "vocoder", dst)
+        set_vocoder_defaults(dst, speakers)
 
     def lm(self, variant: str, ablation: str | None = None) -> None:
         """Train one LM. Ablations of the Base recipe: "lm-ablation" drops the interleaved data (the
@@ -398,6 +399,20 @@ class Recipe:
             (self.results / f"{name}.json").write_text(json.dumps(data, indent=1, default=str))
         self.spiritlm("eval", "report", *(self.results / f"{n}.json" for n in names), "--compare",
                       "--out", self.results / "report.md")
+
+
+# The voice our vocoders speak in unless asked otherwise: a clear one for listeners and for the Whisper referee
+# (on the original corpus audio Whisper misreads flite voices least; see `spiritlm eval referee`).
+DEFAULT_VOICES = ("flite-slt", "flite-kal16", "flite-awb")
+
+
+def set_vocoder_defaults(folder: Path, speakers: list[str]) -> None:
+    """Record the default speaker (the first of DEFAULT_VOICES it knows, else 0) and style 0 (what the
+    vocoder trained on) in the vocoder folder's config.json, where `load_vocoder` reads them."""
+    speaker = next((speakers.index(v) for v in DEFAULT_VOICES if v in speakers), 0)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["defaults"] = {"speaker": speaker, "style": 0}
+    (folder / "config.json").write_text(json.dumps(cfg, indent=1))
 
 
 MAX_BUNDLE_BYTES = 80 * 1024 * 1024

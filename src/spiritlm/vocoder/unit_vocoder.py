@@ -154,9 +154,25 @@ class UnitVocoder:
         return writer(folder, self.config, self.model.state_dict(), self.speakers, self.styles)
 
 
-def load_vocoder(path: str | Path, default_speaker: int | str = DEFAULT_SPEAKER,
-                 default_style: int | str = DEFAULT_STYLE, device: str | torch.device = "cpu") -> UnitVocoder:
-    """Load an official vocoder folder (config.json + generator.pt) or one of ours (model.safetensors)."""
+def folder_defaults(folder: Path, cfg, official: bool) -> tuple[int | str, int | str]:
+    """The speaker and style a vocoder uses when none is asked for: the folder's own choice (our config.json's
+    "defaults"), else the official ones (speaker 2, style 8 "conv-default") where this vocoder has them, else 0
+    (what `spiritlm train vocoder` trains utterances without a style id on)."""
+    import json
+
+    if not official:
+        chosen = json.loads((folder / "config.json").read_text()).get("defaults", {})
+        if chosen:
+            return chosen.get("speaker", 0), chosen.get("style", 0)
+    speaker = DEFAULT_SPEAKER if DEFAULT_SPEAKER < max(cfg.num_speakers, 1) else 0
+    style = DEFAULT_STYLE if official or DEFAULT_STYLE < cfg.num_styles else 0
+    return speaker, style
+
+
+def load_vocoder(path: str | Path, default_speaker: int | str | None = None,
+                 default_style: int | str | None = None, device: str | torch.device = "cpu") -> UnitVocoder:
+    """Load an official vocoder folder (config.json + generator.pt) or one of ours (model.safetensors).
+    Speaker / style used when a call gives none: these arguments, else `folder_defaults`."""
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"vocoder folder {folder} does not exist")
@@ -170,4 +186,7 @@ def load_vocoder(path: str | Path, default_speaker: int | str = DEFAULT_SPEAKER,
     logger.info("loaded %s vocoder from %s (%s, %d speakers, %d styles, duration predictor: %s)",
                 "official" if official else "spiritlm", folder, "Expressive" if cfg.is_expressive else "Base",
                 len(speakers or []), len(styles or []), cfg.duration_predictor)
+    fs, fst = folder_defaults(folder, cfg, official)
+    default_speaker = fs if default_speaker is None else default_speaker
+    default_style = fst if default_style is None else default_style
     return UnitVocoder(model, speakers, styles, default_speaker, default_style, device)
