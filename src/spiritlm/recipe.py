@@ -2,7 +2,8 @@
 
     corpus -> text tokenizer -> k-means on MFCC -> HuBERT (masked prediction) -> k-means on HuBERT
     -> pitch VQ-VAE, style classifier -> speech side of the root -> unit caches (Base, Expressive)
-    -> vocoders (Base, Expressive) -> LMs (Base, Expressive; word-level interleaving) -> bundle
+    -> vocoders (Base, Expressive; unit HiFi-GAN, then its spectral head)
+    -> LMs (Base, Expressive; word-level interleaving) -> bundle
     -> prosodic style referee -> ablations (Base without interleaving; text only) -> evaluation, one report
 
 Everything lands in one work folder::
@@ -63,10 +64,12 @@ class Scale:
 # The mini scale is sized to about two hours on 2 CPU cores (see README, "Reproducing the mini models").
 SCALES = {
     "tiny": Scale("tiny", None, "tiny", "tiny", {"base": "tiny", "expressive": "tiny_expressive"}, 400, 8, 1,
-                  {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, 2, steps={"vocoder": 4, "lm": 6}),
+                  {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, 2,
+                  steps={"vocoder": 4, "spectral": 6, "lm": 6}),
     "mini": Scale("mini", 4.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
                   {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 60, 60,
-                  steps={"hubert": 800, "pitch": 600, "style": 2500, "vocoder": 800, "lm": 700},
+                  steps={"hubert": 800, "pitch": 600, "style": 2500, "vocoder": 800, "spectral": 2000,
+                         "lm": 700},
                   lm_tokens_per_step=4096),
 }
 
@@ -77,10 +80,11 @@ NEEDS = {
     "kmeans-hubert": ("hubert",), "pitch": ("corpus",), "style": ("corpus",),
     "speech-root": ("kmeans-hubert", "pitch", "style"), "units-base": ("speech-root",),
     "units-expressive": ("speech-root",), "vocoder-base": ("units-base",),
-    "vocoder-expressive": ("units-expressive",), "lm-base": ("units-base", "text-tokenizer"),
+    "vocoder-expressive": ("units-expressive",), "spectral-base": ("vocoder-base",),
+    "spectral-expressive": ("vocoder-expressive",), "lm-base": ("units-base", "text-tokenizer"),
     "lm-expressive": ("units-expressive", "text-tokenizer"),
     "style-referee": ("corpus",),
-    "bundle": ("lm-base", "lm-expressive", "vocoder-base", "vocoder-expressive", "style-referee"),
+    "bundle": ("lm-base", "lm-expressive", "spectral-base", "spectral-expressive", "style-referee"),
     "lm-ablation": ("units-base", "text-tokenizer"), "lm-textonly": ("units-base", "text-tokenizer"),
     "eval-base": ("bundle",), "eval-expressive": ("bundle",), "eval-ablation": ("bundle", "lm-ablation"),
     "eval": ("eval-base", "eval-expressive", "eval-ablation", "lm-textonly"),
@@ -115,6 +119,8 @@ class Recipe:
             ("units-base", lambda: self.units("base")), ("units-expressive", lambda: self.units("expressive")),
             ("vocoder-base", lambda: self.vocoder("base")),
             ("vocoder-expressive", lambda: self.vocoder("expressive")),
+            ("spectral-base", lambda: self.spectral("base")),
+            ("spectral-expressive", lambda: self.spectral("expressive")),
             ("lm-base", lambda: self.lm("base")), ("lm-expressive", lambda: self.lm("expressive")),
             ("style-referee", self.style_referee), ("bundle", self.bundle),
             ("lm-ablation", lambda: self.lm("base", ablation="lm-ablation")),
@@ -292,6 +298,18 @@ class Recipe:
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(self.run_dir(f"vocoder-{variant}") / "vocoder", dst)
         set_vocoder_defaults(dst, speakers)
+
+    def spectral(self, variant: str) -> None:
+        """The spectral head + Griffin-Lim on the trained HiFi-GAN's embeddings (`vocoder.spectral`): intelligible
+        after minutes, where the HiFi-GAN needs far more GAN steps than a CPU gives. It is the shipped vocoder."""
+        run = self.run_dir(f"vocoder-{variant}")
+        out = self.run_dir(f"spectral-{variant}")
+        self.spiritlm("train", "spectral-vocoder", run / "train.jsonl", "--init", run / "vocoder", "--out", out,
+                      "--preset", self.scale.train_preset, *self.steps_args("spectral"))
+        dst = self.root / "speech_tokenizer" / f"vocoder-{variant}"
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(out / "vocoder", dst)
+        set_vocoder_defaults(dst, (dst / "speakers.txt").read_text().split())
 
     def lm(self, variant: str, ablation: str | None = None) -> None:
         """Train one LM. Ablations of the Base recipe: "lm-ablation" drops the interleaved data (the

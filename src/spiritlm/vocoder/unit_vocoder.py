@@ -176,6 +176,10 @@ def load_vocoder(path: str | Path, default_speaker: int | str | None = None,
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"vocoder folder {folder} does not exist")
+    from .spectral import is_spectral_folder, load_spectral
+
+    if is_spectral_folder(folder):
+        return load_spectral(folder, default_speaker, default_style, device)
     cfg, sd, official = load_folder(folder)
     model = CodeHiFiGAN(cfg)
     missing, unexpected = model.load_state_dict(sd, strict=False)
