@@ -33,7 +33,7 @@ class SpectralTrainConfig:
     segment_frames: int = 50  # units per segment (2 s)
     lr: float = 1e-3
     log_every: int = 50
-    checkpoint_every: int = 500
+    checkpoint_every: int = 250
     seed: int = 0
     threads: int = 0
 
