@@ -390,14 +390,15 @@ class Recipe:
         return self.root / "spiritlm_model" / name
 
     def evaluate_model(self, name: str) -> None:
-        """Every benchmark but perplexity on the held-out split for one model; results/<name>.json."""
+        """Every benchmark but perplexity on the held-out split for one model; results/<name>.json. TTS and ASR
+        are zero-shot in the format the LMs trained on (parallel pairs), without the paper's flags."""
         self.results.mkdir(exist_ok=True)
         out = self.results / f"{name}.json"
         # the ablation shares the Base speech side: its referee and resynthesis are the Base model's
         only = ",".join(b for b in EVAL_BENCHMARKS.split(",")
                         if name != ABLATION or b not in ("referee", "resynthesis"))
         self.spiritlm("eval", "all", "--model", self.model_path(name), "--manifest", self.manifest, "--split", "test",
-                      "--limit", str(self.scale.eval_limit), "--only", only,
+                      "--limit", str(self.scale.eval_limit), "--only", only, "--shots", "0", "--no-flags",
                       "--classifier", self.root / "speech_tokenizer" / "style-referee",
                       "--out", self.results / f"{name}.partial.json")
         (self.results / f"{name}.partial.json").replace(out)  # written only once the whole run finished

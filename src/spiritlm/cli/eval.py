@@ -69,6 +69,9 @@ def register(sub) -> None:
     a.add_argument("--limit", type=int, default=None, help="items per benchmark")
     a.add_argument("--preset", default="default")
     a.add_argument("--only", default="", help="comma-separated subset, e.g. resynthesis,tts")
+    a.add_argument("--shots", type=int, help="examples in the TTS and ASR prompts (default: the preset's, 3)")
+    a.add_argument("--no-flags", dest="flags", action="store_false", default=None,
+                   help="ASR prompts without the paper's <START Transcript> ... <END> flags")
     a.add_argument("--out", help="write all results (JSON) here")
     a.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy machine)")
     a.set_defaults(func=_run_all)
@@ -147,7 +150,9 @@ def _all_jobs(args) -> list[tuple[str, dict]]:
     if args.limit is not None:
         common["limit"] = args.limit or None  # --limit 0: the whole split
     no_model = {k: v for k, v in common.items() if k != "model"}
-    jobs = [("referee", no_model), ("resynthesis", common), ("tts", common), ("asr", common),
+    shots = {} if getattr(args, "shots", None) is None else {"shots": args.shots}
+    flags = {} if getattr(args, "flags", None) is None else {"flags": args.flags}
+    jobs = [("referee", no_model), ("resynthesis", common), ("tts", common | shots), ("asr", common | shots | flags),
             ("perplexity", common | {"baseline": args.baseline}),
             ("likelihood", common | {"pairs": args.pairs}),
             ("sentiment", common | {"direction": "t2s"}), ("sentiment", common | {"direction": "s2t"})]
@@ -171,7 +176,7 @@ def _run_all(args) -> int:
     asr = WhisperTranscriber()
     results, skipped = [], []
     command = _command(args, ["model", "manifest", "classifier", "baseline", "pairs", "split", "limit", "preset",
-                              "only"])
+                              "only", "shots", "flags"])
     for name, overrides in _all_jobs(args):
         module = importlib.import_module(BENCHMARKS[name][0])
         config = _config_class(name).preset(args.preset, **overrides)
