@@ -312,15 +312,16 @@ class Recipe:
         set_vocoder_defaults(dst, (dst / "speakers.txt").read_text().split())
 
     def lm(self, variant: str, ablation: str | None = None) -> None:
-        """Train one LM. Ablations of the Base recipe: "lm-ablation" drops the interleaved data (the
-        paper's central ablation); "lm-textonly" trains on text alone (the text model to compare with)."""
+        """Train one LM. Ablations of the Base recipe: "lm-ablation" drops the interleaved data (the paper's
+        central ablation; the parallel ASR/TTS pairs stay); "lm-textonly" trains on text alone (the text
+        model to compare with)."""
         import yaml
 
         name = ablation or f"lm-{variant}"
         cfg = yaml.safe_load((recipes_dir() / self.scale.lm_recipe[variant]).read_text())
         cfg["run"]["out_dir"] = str(self.run_dir(name))
         if ablation:
-            drop = {"lm-ablation": ("interleaved",), "lm-textonly": ("interleaved", "speech")}[ablation]
+            drop = {"lm-ablation": ("interleaved",), "lm-textonly": ("interleaved", "speech", "asr", "tts")}[ablation]
             cfg["data"]["weights"] = {**cfg["data"].get("weights", {}), **dict.fromkeys(drop, 0)}
         if self.scale.steps.get("lm"):
             cfg["run"]["steps"] = self.scale.steps["lm"]
