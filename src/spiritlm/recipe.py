@@ -69,7 +69,7 @@ SCALES = {
     "mini": Scale("mini", 4.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
                   {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 40, 60,
                   steps={"hubert": 800, "pitch": 600, "style": 2500, "vocoder": 800, "spectral": 1200,
-                         "lm": 700},
+                         "lm": 500},
                   lm_tokens_per_step=4096),
 }
 
