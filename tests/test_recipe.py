@@ -32,7 +32,12 @@ def test_tiny_recipe_end_to_end(tmp_path, reference_flac):
 
     shipped = install_bundle(recipe.root, tmp_path / "shipped")
     assert verify_manifest(shipped) > 20
+    from safetensors import safe_open
+
+    with safe_open(str(shipped / "spiritlm_model" / "spirit-lm-mini-base" / "model.safetensors"), "pt") as f:
+        assert {str(f.get_slice(k).get_dtype()) for k in f.keys()} == {"F16"}  # stored in half precision
     lm = SpiritLM.from_pretrained(shipped / "spiritlm_model" / "spirit-lm-mini-base")
+    assert {p.dtype for p in lm.model.parameters()} == {__import__("torch").float32}  # computed in fp32
     assert lm.generate([("text", "the")], output_modality="speech", max_new_tokens=5, seed=0).outputs is not None
 
 

@@ -438,19 +438,28 @@ def set_vocoder_defaults(folder: Path, speakers: list[str]) -> None:
 MAX_BUNDLE_BYTES = 80 * 1024 * 1024
 
 
-def install_bundle(root: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
+def _half_lm_weights(folder: Path) -> None:
+    """Store an LM's fp32 weights as fp16 (loaded back as fp32 on CPU): half the bytes in the repository."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "model.safetensors"
+    weights = load_file(str(path))
+    save_file({k: v.half() if v.dtype == torch.float32 else v for k, v in weights.items()}, str(path),
+              metadata={"format": "pt"})
+
+
+def install_bundle(root: str | os.PathLike, dest: str | os.PathLike | None = None, half_lms: bool = True) -> Path:
     """Copy a finished root (the two mini LMs + speech side) to the package's shipped-models folder.
 
-    Refuses a bundle over 80 MB or one with pickle files; the copy gets a fresh SHA256SUMS."""
+    The LMs' weights are stored in fp16 unless `half_lms=False` (they load as fp32). Refuses a bundle
+    over 80 MB or one with pickle files; the copy gets a fresh SHA256SUMS."""
     from .checkpoints import bundled_root, verify_manifest, write_manifest
 
     root = Path(root)
     verify_manifest(root)
     parts = [root / "speech_tokenizer"] + [root / "spiritlm_model" / n for n in LM_NAMES.values()]
     files = [f for p in parts for f in p.rglob("*") if f.is_file()]
-    size = sum(f.stat().st_size for f in files)
-    if size > MAX_BUNDLE_BYTES:
-        raise ValueError(f"bundle is {size / 2**20:.1f} MB, over the {MAX_BUNDLE_BYTES / 2**20:.0f} MB limit")
     pickles = [str(f) for f in files if f.suffix in (".pt", ".bin", ".pkl")]
     if pickles:
         raise ValueError(f"bundle must hold safetensors only; found {pickles[:3]}")
@@ -458,6 +467,13 @@ def install_bundle(root: str | os.PathLike, dest: str | os.PathLike | None = Non
     shutil.rmtree(dest, ignore_errors=True)
     for p in parts:
         shutil.copytree(p, dest / p.relative_to(root))
+    if half_lms:
+        for n in LM_NAMES.values():
+            _half_lm_weights(dest / "spiritlm_model" / n)
+    size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
+    if size > MAX_BUNDLE_BYTES:
+        shutil.rmtree(dest)
+        raise ValueError(f"bundle is {size / 2**20:.1f} MB, over the {MAX_BUNDLE_BYTES / 2**20:.0f} MB limit")
     write_manifest(dest)
     logger.info("installed %.1f MB of models to %s", size / 2**20, dest)
     return dest
