@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 LM_NAMES = {"base": "spirit-lm-mini-base", "expressive": "spirit-lm-mini-expressive"}
 ABLATION = "ablation-no-interleaving"
+TEXT_ONLY = "text-only"
 # every benchmark of `spiritlm eval all` but perplexity, which needs the text-only LM and runs in the last stage
 EVAL_BENCHMARKS = "referee,resynthesis,tts,asr,style,likelihood,sentiment"
 LM_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.model", "tokenizer.json",
@@ -405,19 +406,23 @@ class Recipe:
         (self.results / f"{name}.partial.json").replace(out)  # written only once the whole run finished
 
     def evaluate(self) -> None:
-        """Text perplexity of each model against the text-only LM (same recipe, text only), then one report."""
+        """Text perplexity of every model and of the text-only LM (same recipe, text only; scored as a
+        Spirit LM, `[Text]` first, as it was trained), then one report with a column each."""
         text_lm = self.export_lm("lm-textonly", self.ablation_root() / "spiritlm_model" / "text-only")
         names = [*LM_NAMES.values(), ABLATION]
-        for name in names:
+        for name in [*names, TEXT_ONLY]:
             ppl = self.results / f"{name}.perplexity.json"
-            self.spiritlm("eval", "perplexity", "--model", self.model_path(name), "--manifest", self.manifest,
-                          "--split", "test", "--limit", str(self.scale.eval_limit), "--baseline", text_lm,
+            self.spiritlm("eval", "perplexity", "--model", text_lm if name == TEXT_ONLY else self.model_path(name),
+                          "--manifest", self.manifest, "--split", "test", "--limit", str(self.scale.eval_limit),
                           "--out", ppl)
+            if name == TEXT_ONLY:
+                shutil.copyfile(ppl, self.results / f"{name}.json")
+                continue
             data = json.loads((self.results / f"{name}.json").read_text())
             data["results"] = [r for r in data["results"] if r.get("benchmark") != "perplexity"]
             data["results"] += json.loads(ppl.read_text())["results"]
             (self.results / f"{name}.json").write_text(json.dumps(data, indent=1, default=str))
-        self.spiritlm("eval", "report", *(self.results / f"{n}.json" for n in names), "--compare",
+        self.spiritlm("eval", "report", *(self.results / f"{n}.json" for n in [*names, TEXT_ONLY]), "--compare",
                       "--out", self.results / "report.md")
 
 
