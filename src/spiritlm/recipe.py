@@ -386,9 +386,8 @@ class Recipe:
         return extra
 
     def model_path(self, name: str) -> Path:
-        if name == ABLATION:
-            dst = self.ablation_root() / "spiritlm_model" / "no-interleaving"
-            return dst if (dst / "config.json").is_file() else self.export_lm("lm-ablation", dst)
+        if name == ABLATION:  # exported afresh: a re-run of lm-ablation must not leave a stale copy
+            return self.export_lm("lm-ablation", self.ablation_root() / "spiritlm_model" / "no-interleaving")
         return self.root / "spiritlm_model" / name
 
     def evaluate_model(self, name: str) -> None:

@@ -67,13 +67,13 @@ def _wav_base64(wav, rate: int = 16000) -> str:
 
 
 def _typed(body: dict, key: str, kinds, default=None):
+    """body[key] checked against `kinds` (a type or tuple); a JSON true/false is only a bool, never a number."""
     value = body.get(key, default)
     if value is None:
         return default
-    if isinstance(value, bool) and kinds is not bool and bool not in (kinds if isinstance(kinds, tuple) else ()):
-        raise RequestError(f"{key!r} must be {getattr(kinds, '__name__', 'a number')}, got {value!r}")
-    if not isinstance(value, kinds):
-        names = "/".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if isinstance(value, bool) != (bool in kinds) or not isinstance(value, kinds):
+        names = "/".join(k.__name__ for k in kinds)
         raise RequestError(f"{key!r} must be {names}, got {type(value).__name__} {value!r}")
     return value
 
@@ -132,7 +132,7 @@ class SpiritServer:
         return {"model": self.name, "describe": self.lm.layout.describe()}
 
     def generate(self, body: Any) -> dict:
-        from .generation.types import ContentType
+        from .generation.types import ContentType, OutputModality
         from .tokens import format_tokens, units_to_tokens
 
         if not isinstance(body, dict):
@@ -147,8 +147,6 @@ class SpiritServer:
             raise RequestError(f"'max_new_tokens' must be between 1 and {MAX_NEW_TOKENS_LIMIT}, got {max_new}")
         kwargs = {k: _typed(body, k, t) for k, t in SAMPLING_KEYS.items() if body.get(k) is not None}
         modality = body.get("output_modality", "arbitrary")
-        from .generation.types import OutputModality
-
         try:
             OutputModality.parse(modality)
         except ValueError as e:
@@ -193,7 +191,7 @@ class SpiritServer:
                                           + ", ".join(f"{m} {p}" for m, p in routes)}
         try:
             return HTTPStatus.OK, routes[(method, path)]()
-        except (RequestError, ValueError, FileNotFoundError) as e:
+        except (ValueError, FileNotFoundError) as e:  # RequestError and the model's own input errors
             return HTTPStatus.BAD_REQUEST, {"error": str(e)}
         except Exception as e:  # a failure of ours: logged with its traceback, reported without it
             logger.exception("request %s %s failed", method, path)

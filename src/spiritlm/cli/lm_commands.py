@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import tempfile
@@ -159,9 +160,8 @@ def run_serve(args) -> int:
     print(f"serving {args.model} on http://{host}:{port} (GET /health, GET /v1/layout, POST /v1/generate); "
           "Ctrl-C stops", flush=True)
     try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):
+            httpd.serve_forever()
     finally:
         httpd.server_close()
     return 0

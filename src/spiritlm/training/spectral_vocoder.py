@@ -16,8 +16,6 @@ import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from .common import add_config_options, config_overrides, log_record, resume_state, save_state, torch_threads
 
 logger = logging.getLogger(__name__)
@@ -68,7 +66,7 @@ def _train(cfg: SpectralTrainConfig) -> dict:
 
     from ..vocoder.spectral import SpectralConfig, SpectralVocoder, build_head, log_magnitude, save_spectral
     from ..vocoder.unit_vocoder import load_vocoder
-    from .vocoder import load_manifest
+    from .vocoder import load_manifest, sample_batch
 
     if not cfg.init:
         raise ValueError("--init is required: the vocoder folder of a `spiritlm train vocoder` run")
@@ -87,24 +85,7 @@ def _train(cfg: SpectralTrainConfig) -> dict:
     state_path = out / "state.pt"
     step, history, _ = resume_state(state_path, t.module, opt)
     rng = random.Random(cfg.seed * 1_000_003 + step)
-    seg, hop = cfg.segment_frames, model_cfg.hop_length
-    frames = seg * hop // spectral.hop
-
-    def batch():
-        utts = [rng.choice(data) for _ in range(cfg.batch_size)]
-        wavs, cols = [], {"units": [], "pitch": [], "style": []}
-        for u in utts:
-            n = len(u.units)
-            idx = np.minimum(np.arange(seg) + rng.randint(0, max(0, n - seg)), n - 1)
-            w = u.wav[int(idx[0]) * hop:(int(idx[0]) + seg) * hop]
-            wavs.append(np.pad(w, (0, seg * hop - len(w))))
-            for k in cols:
-                v = getattr(u, k)
-                cols[k].append(None if v is None else v[idx])
-        stack = {k: None if v[0] is None else torch.as_tensor(np.stack(v)) for k, v in cols.items()}
-        spk = torch.tensor([u.speaker for u in utts]) if model_cfg.num_speakers else None
-        sty = torch.tensor([u.style_id for u in utts]) if model_cfg.num_styles else None
-        return torch.as_tensor(np.stack(wavs)).float(), stack, spk, sty
+    frames = cfg.segment_frames * model_cfg.hop_length // spectral.hop
 
     def save():
         save_state(state_path, t.module, opt, step, history)
@@ -115,8 +96,9 @@ def _train(cfg: SpectralTrainConfig) -> dict:
     bar = tqdm(total=cfg.steps, initial=step, desc="spectral vocoder", disable=cfg.steps < 50)
     with open(out / "log.jsonl", "a") as log:
         while step < cfg.steps:
-            wav, s, spk, sty = batch()
-            cond = voc.model.conditioning(s["units"], s["pitch"], s["style"], spk, sty)
+            wav, units, pitch, style, spk, sty, _ = sample_batch(data, rng, cfg.batch_size, cfg.segment_frames,
+                                                                 model_cfg)
+            cond = voc.model.conditioning(units, pitch, style, spk, sty)
             pred = head(cond)[..., :frames]
             target = log_magnitude(wav, spectral, frames)
             loss = torch.nn.functional.l1_loss(pred, target)

@@ -124,6 +124,34 @@ def run_lengths(units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return units[starts], np.diff(np.r_[starts, len(units)])
 
 
+def sample_batch(data: list[Utterance], rng: random.Random, batch_size: int, seg: int, model_cfg):
+    """`batch_size` random segments of `seg` unit frames (one utterance each, repeating its last frame when it
+    is shorter) -> (wav [B, seg * hop], units, pitch, style [B, seg] or None, speaker ids, style ids, utterances)."""
+    import torch
+
+    hop = model_cfg.hop_length
+    utts = [rng.choice(data) for _ in range(batch_size)]
+    cols: dict[str, list] = {"wav": [], "units": [], "pitch": [], "style": []}
+    for u in utts:
+        n = len(u.units)
+        idx = np.minimum(np.arange(seg) + rng.randint(0, max(0, n - seg)), n - 1)
+        start = int(idx[0])
+        wav = u.wav[start * hop:(start + seg) * hop]
+        cols["wav"].append(np.pad(wav, (0, seg * hop - len(wav))))
+        for name in ("units", "pitch", "style"):
+            values = getattr(u, name)
+            cols[name].append(None if values is None else values[idx])
+
+    def stack(name):
+        return None if cols[name][0] is None else torch.as_tensor(np.stack(cols[name]))
+
+    def ids(key, used):
+        return torch.tensor([getattr(u, key) for u in utts]) if used else None
+
+    return (stack("wav").float(), stack("units"), stack("pitch"), stack("style"),
+            ids("speaker", model_cfg.num_speakers), ids("style_id", model_cfg.num_styles), utts)
+
+
 class VocoderTrainer:
     """Owns models, optimizers and data of one run; `train()` runs to `cfg.steps`, resuming if possible."""
 
@@ -153,29 +181,7 @@ class VocoderTrainer:
 
     # -- data -------------------------------------------------------------------------------------
     def batch(self):
-        import torch
-
-        seg, hop = self.cfg.segment_frames, self.model_cfg.hop_length
-        utts = [self.rng.choice(self.data) for _ in range(self.cfg.batch_size)]
-        cols: dict[str, list] = {"wav": [], "units": [], "pitch": [], "style": []}
-        for u in utts:
-            n = len(u.units)
-            idx = np.minimum(np.arange(seg) + self.rng.randint(0, max(0, n - seg)), n - 1)
-            start = int(idx[0])
-            wav = u.wav[start * hop:(start + seg) * hop]
-            cols["wav"].append(np.pad(wav, (0, seg * hop - len(wav))))
-            for name in ("units", "pitch", "style"):
-                values = getattr(u, name)
-                cols[name].append(None if values is None else values[idx])
-
-        def stack(name):
-            return None if cols[name][0] is None else torch.as_tensor(np.stack(cols[name]))
-
-        def ids(key, used):
-            return torch.tensor([getattr(u, key) for u in utts]) if used else None
-
-        return (stack("wav").float(), stack("units"), stack("pitch"), stack("style"),
-                ids("speaker", self.model_cfg.num_speakers), ids("style_id", self.model_cfg.num_styles), utts)
+        return sample_batch(self.data, self.rng, self.cfg.batch_size, self.cfg.segment_frames, self.model_cfg)
 
     def duration_loss(self, utts: list[Utterance]):
         import torch

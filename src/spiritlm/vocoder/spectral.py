@@ -156,7 +156,7 @@ def build_head(model, spectral: SpectralConfig) -> SpectralHead:
     with torch.no_grad():
         c_in = model.conditioning(torch.zeros(1, 2, dtype=torch.long),
                                   *_dummy_streams(model)).shape[1]
-    hop = model.cfg.hop_length if hasattr(model, "cfg") else 640
+    hop = model.cfg.hop_length
     if hop % spectral.hop:
         raise ValueError(f"the unit hop ({hop}) must be a multiple of the STFT hop ({spectral.hop})")
     return SpectralHead(c_in, spectral, hop // spectral.hop)
