@@ -218,6 +218,10 @@ def load_hubert(source: str | Path, layer: int | None = 11, allow_pickle: bool =
 
     `allow_pickle=True` lets old fairseq files that pickle an `argparse.Namespace` load (trusted files only).
     """
+    from .phone_encoder import is_phone_encoder, load_phone_encoder
+
+    if is_phone_encoder(source):  # the mini models' phone-supervised encoder: same interface, no layers
+        return load_phone_encoder(source)
     source = resolve_hubert(source)
     if source.is_dir():
         return HubertFeatures.from_pretrained(source, layer)
