@@ -43,6 +43,7 @@ class KmeansTrainConfig:
     steps: int = 300
     max_frames: int = 200_000  # size of the feature pool
     split: str = "train"
+    max_files: int = 0  # files the pool is drawn from, evenly spaced over the manifest (0 = all)
     checkpoint_every: int = 100
     seed: int = 0
 
@@ -100,6 +101,8 @@ def collect_pool(cfg: KmeansTrainConfig) -> torch.Tensor:
     from ..speech.audio_list import read_manifest_entries
 
     entries = read_manifest_entries(cfg.manifest, cfg.split)
+    if 0 < cfg.max_files < len(entries):
+        entries = [entries[i * len(entries) // cfg.max_files] for i in range(cfg.max_files)]
     fn, _ = feature_source(cfg.feature_meta())
     feats = [fn(load_audio(e.path)) for e in tqdm(entries, desc="k-means features", unit="file")]
     pool = torch.cat([f for f in feats if len(f)])  # [N, D]
