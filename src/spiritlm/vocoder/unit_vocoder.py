@@ -180,6 +180,10 @@ def load_vocoder(path: str | Path, default_speaker: int | str | None = None,
 
     if is_spectral_folder(folder):
         return load_spectral(folder, default_speaker, default_style, device)
+    from .world import is_world_folder, load_world
+
+    if is_world_folder(folder):
+        return load_world(folder, default_speaker, default_style, device)
     cfg, sd, official = load_folder(folder)
     model = CodeHiFiGAN(cfg)
     missing, unexpected = model.load_state_dict(sd, strict=False)
