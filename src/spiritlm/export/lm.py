@@ -156,8 +156,10 @@ def export_lm(src: str | os.PathLike, dst_root: str | os.PathLike, name: str | N
     gen = {"bos_token_id": 1, "eos_token_id": 2, "_from_model_config": True}
     (out / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
     (out / "special_tokens_map.json").write_text(json.dumps(SPECIALS, indent=2) + "\n")
+    # No "legacy" key: with legacy=True transformers 5 prepends "▁" to the text after each piece and
+    # decodes "[Text]The" as "[Text] The"; without it 4.x (legacy by default) and 5.x both round-trip.
     tok_cfg = {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
-               "legacy": True, "model_max_length": int(model.config.max_position_embeddings),
+               "model_max_length": int(model.config.max_position_embeddings),
                "pad_token": None, "clean_up_tokenization_spaces": False, **SPECIALS}
     (out / "tokenizer_config.json").write_text(json.dumps(tok_cfg, indent=2) + "\n")
     filled = layout.vocab_size - len(pairs)

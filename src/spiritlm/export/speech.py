@@ -2,13 +2,14 @@
 
 Meta's factories read fixed paths and fixed settings, so each part is reshaped to fit them:
 
-| official file | what the official code does with it | what the export writes |
-|---|---|---|
-| `hubert_25hz/mhubert_base_25hz.pt` | features after layer 11, or after the last layer of a smaller model | our HuBERT cut after its quantized layer |
-| `hubert_25hz/L11_quantizer_500.pt` | `Linear-LeakyReLU-Linear-LeakyReLU-Linear`, argmax | a linear quantizer as is; k-means as an exact MLP (below) |
-| `vqvae_f0_quantizer/` | `config.yaml` + `model.pt` {"model"} | the VQ-VAE |
-| `style_encoder_w2v2/` | HF wav2vec2 classifier, `pytorch_model.bin`, 50-frame pools | the classifier |
-| `hifigan_*/` | `generator.pt` {"generator"}, speaker 2 and (Base) style 8 by default | the HiFi-GAN, our default voice at row 2 (and style at row 8) |
+- `hubert_25hz/mhubert_base_25hz.pt`: Meta's code takes the features after layer 11, or after the last
+  layer of a smaller model; the export writes our HuBERT cut after its quantized layer.
+- `hubert_25hz/L11_quantizer_500.pt`: Linear-LeakyReLU-Linear-LeakyReLU-Linear, argmax; a linear
+  quantizer is written as is, k-means as an exact MLP (below).
+- `vqvae_f0_quantizer/` (`config.yaml` + `model.pt` {"model"}) and `style_encoder_w2v2/` (HF wav2vec2
+  classifier, `pytorch_model.bin`): the VQ-VAE and the classifier as they are.
+- `hifigan_*/` (`generator.pt` {"generator"}): Meta's code uses speaker 2 and (Base) style 8 unless
+  told otherwise, so our default voice is moved to row 2 and our default style to row 8.
 
 **k-means as the official MLP.** Nearest centroid is `argmax_k 2 c_k.x - |c_k|^2`, a linear function
 of x; LeakyReLU (slope s) is undone exactly by `x = (f(x) - f(-x)) / (1 + s)`. So layer 1 computes
