@@ -151,8 +151,9 @@ lm = Spiritlm("spirit-lm-expressive-7b")
 res = {"string": lm.speech_tokenizer(wav)}
 for mod, inp in [("text", [("text", "The cat")]), ("speech", [("text", "The cat")]), ("text", [("speech", wav)]),
                  ("arbitrary", [("speech", wav)])]:
+    key = mod + "_" + inp[0][0]  # generate() turns the tuples into GenerationInput in place
     out = lm.generate(interleaved_inputs=inp, output_modality=mod, max_new_tokens=30, do_sample=False)
-    res[mod + "_" + inp[0][0]] = [o.content_type.value for o in out]
+    res[key] = [o.content_type.value for o in out]
 print("RESULT" + json.dumps(res))
 '''
 
