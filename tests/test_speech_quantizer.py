@@ -27,8 +27,10 @@ def test_fill_blanks_fixed_and_compat_vectors():
 def test_fill_blanks_is_per_sequence_and_respects_lengths():
     codes = torch.tensor([[3, B, B, 4], [B, 2, B, B]])
     assert fill_blanks(codes, B).tolist() == [[3, 3, 3, 4], [2, 2, 2, 2]]
-    # compat runs per sequence too (the official code tokenizes one file at a time)
-    assert fill_blanks(codes, B, compat=True).tolist() == [[3, 3, 3, 4], [2, 2, 2, 2]]
+    # compat is the official torch.roll on the flattened [B, T] batch: row 1's leading blank takes
+    # row 0's last unit, and row 0's first frame would wrap from the end of row 1
+    assert fill_blanks(codes, B, compat=True).tolist() == [[3, 3, 3, 4], [4, 2, 2, 2]]
+    assert fill_blanks(torch.tensor([[B, 3], [4, 5]]), B, compat=True).tolist() == [[5, 3], [4, 5]]
     # frames past a row's length are padding: left untouched
     assert fill_blanks(torch.tensor([[B, 6, B, B]]), B, torch.tensor([2])).tolist() == [[6, 6, B, B]]
 

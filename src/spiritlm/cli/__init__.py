@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "spiritlm.cli.encode",
     "spiritlm.cli.eval",
     "spiritlm.cli.recipe",
+    "spiritlm.cli.export",
 ]
 
 

@@ -58,15 +58,23 @@ def fill_blanks(codes: torch.Tensor, blank: int, lengths: torch.Tensor | None = 
     """Replace blank units per sequence (`codes` [B, T]; only the first `lengths[b]` frames count).
 
     A sequence that is blank everywhere keeps the blank unit (there is nothing to copy), with a warning.
+    `compat=True` is the official fill: `torch.roll` on the flattened batch, so the frames of all rows
+    form one sequence: leading blanks of a row take the last unit of the row before (row 0 wraps
+    around from the end of the last row).
     """
     out = codes.clone()
     B, T = codes.shape
-    for b in range(B):
-        n = T if lengths is None else int(lengths[b])
-        row = codes[b, :n]
-        if n and bool((row == blank).all()):
+    ns = [T if lengths is None else int(lengths[b]) for b in range(B)]
+    for b, n in enumerate(ns):
+        if n and bool((codes[b, :n] == blank).all()):
             logger.warning("every frame of a sequence of %d frames is blank; keeping unit %d", n, blank)
-        out[b, :n] = _fill_row_compat(row, blank) if compat else _fill_row(row, blank)
+    if compat:
+        flat = _fill_row_compat(torch.cat([codes[b, :n] for b, n in enumerate(ns)]), blank)  # [sum(ns)]
+        for b, part in enumerate(torch.split(flat, ns)):
+            out[b, :ns[b]] = part
+        return out
+    for b, n in enumerate(ns):
+        out[b, :n] = _fill_row(codes[b, :n], blank)
     return out
 
 

@@ -58,7 +58,7 @@ def spiritlm_base(default_speaker: int = 2, default_style: int = 8, *, root: Pat
     """The Base tokenizer (HuBERT units) and its vocoder (loaded on the first `decode`)."""
     tok = _hubert_tokenizer(root, hubert_path, quantizer_path, 11, device, compat)
     voc = vocoder_path or speech_dir(HIFIGAN_BASE_DIR, root)
-    return SpiritLMTokenizer(tok, voc, default_speaker, default_style, missing_style, device)
+    return SpiritLMTokenizer(tok, voc, default_speaker, default_style, missing_style, device, compat)
 
 
 def spiritlm_expressive(f0_backbone: str = "fcpe", default_speaker: int = 2, *, root: PathLike | None = None,
@@ -83,4 +83,4 @@ def spiritlm_expressive(f0_backbone: str = "fcpe", default_speaker: int = 2, *, 
         style = StyleTokenizer.load(style_path or speech_dir(STYLE_DIR, root), device=device)
     tok = _hubert_tokenizer(root, hubert_path, quantizer_path, 11, device, compat, pitch, style)
     voc = vocoder_path or speech_dir(HIFIGAN_EXPRESSIVE_DIR, root)
-    return SpiritLMTokenizer(tok, voc, default_speaker, None, missing_style, device)
+    return SpiritLMTokenizer(tok, voc, default_speaker, None, missing_style, device, compat)

@@ -68,8 +68,10 @@ class SpiritLMTokenizer:
 
     def __init__(self, tokenizer: SpeechTokenizer, vocoder_path: str | os.PathLike | None = None,
                  default_speaker: int = 2, default_style: int | None = None,
-                 missing_style: int | str | None = DEFAULT_MISSING_STYLE, device: str = "cpu") -> None:
+                 missing_style: int | str | None = DEFAULT_MISSING_STYLE, device: str = "cpu",
+                 compat: bool = False) -> None:
         self.tokenizer = tokenizer
+        self.compat = compat  # decode with the official vocoder rules exactly (see vocoder/decode.py)
         self.vocoder_path = vocoder_path
         self.default_speaker = default_speaker
         self.default_style = default_style
@@ -127,11 +129,14 @@ class SpiritLMTokenizer:
             self._vocoder = load_vocoder(self.vocoder_path, **kwargs)
         return self._vocoder
 
-    def decode(self, code: str | dict | SpeechUnits, speaker_id: int = 2, dur_pred: bool = True) -> np.ndarray:
-        """Token string or units -> 16 kHz float32 waveform (the vocoder applies the official rules)."""
-        if isinstance(code, str):
+    def decode(self, code: str | dict | SpeechUnits, speaker_id: int = 2, dur_pred: bool = True,
+               compat: bool | None = None) -> np.ndarray:
+        """Token string or units -> 16 kHz float32 waveform (the vocoder applies the official rules).
+        `compat` (default: the object's, set by the factories' `compat=`) decodes as the official code does."""
+        compat = self.compat if compat is None else compat
+        if isinstance(code, str) and not compat:  # compat: the vocoder parses it the official way
             code = tokens_to_units(parse_unit_string(code), missing_style=self.missing_style)
-        return self.vocoder.decode(code, speaker_id=speaker_id, dur_pred=dur_pred)
+        return self.vocoder.decode(code, speaker_id=speaker_id, dur_pred=dur_pred, compat=compat)
 
 
 class HubertTokenizer:

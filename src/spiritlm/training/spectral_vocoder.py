@@ -64,8 +64,8 @@ def _train(cfg: SpectralTrainConfig) -> dict:
     import torch
     from tqdm import tqdm
 
+    from ..vocoder.load import load_vocoder
     from ..vocoder.spectral import SpectralConfig, SpectralVocoder, build_head, log_magnitude, save_spectral
-    from ..vocoder.unit_vocoder import load_vocoder
     from .vocoder import load_manifest, sample_batch
 
     if not cfg.init:

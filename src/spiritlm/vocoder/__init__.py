@@ -11,6 +11,7 @@ predictor), `convert` (checkpoint formats), `decode` (official decoding rules), 
 
 from .config import PRESETS, VocoderConfig
 from .hifigan import CodeHiFiGAN
-from .unit_vocoder import UnitVocoder, load_vocoder
+from .load import load_vocoder
+from .unit_vocoder import UnitVocoder
 
 __all__ = ["PRESETS", "CodeHiFiGAN", "UnitVocoder", "VocoderConfig", "load_vocoder"]

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .unit_vocoder import UnitVocoder
+from .unit_vocoder import UnitVocoder, folder_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,6 @@ def load_spectral(folder: str | Path, default_speaker=None, default_style=None, 
     from .config import VocoderConfig
     from .convert import read_names
     from .hifigan import CodeHiFiGAN
-    from .unit_vocoder import folder_defaults
 
     folder = Path(folder)
     raw = json.loads((folder / "config.json").read_text())

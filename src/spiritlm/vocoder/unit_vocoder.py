@@ -169,21 +169,11 @@ def folder_defaults(folder: Path, cfg, official: bool) -> tuple[int | str, int |
     return speaker, style
 
 
-def load_vocoder(path: str | Path, default_speaker: int | str | None = None,
+def load_hifigan(path: str | Path, default_speaker: int | str | None = None,
                  default_style: int | str | None = None, device: str | torch.device = "cpu") -> UnitVocoder:
-    """Load an official vocoder folder (config.json + generator.pt) or one of ours (model.safetensors).
+    """A unit HiFi-GAN folder: official (config.json + generator.pt) or ours (model.safetensors).
     Speaker / style used when a call gives none: these arguments, else `folder_defaults`."""
     folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"vocoder folder {folder} does not exist")
-    from .spectral import is_spectral_folder, load_spectral
-
-    if is_spectral_folder(folder):
-        return load_spectral(folder, default_speaker, default_style, device)
-    from .world import is_world_folder, load_world
-
-    if is_world_folder(folder):
-        return load_world(folder, default_speaker, default_style, device)
     cfg, sd, official = load_folder(folder)
     model = CodeHiFiGAN(cfg)
     missing, unexpected = model.load_state_dict(sd, strict=False)
