@@ -20,7 +20,8 @@ from .errors import AudioError, InvalidSpeechInput
 
 SAMPLE_RATE = 16000
 logger = logging.getLogger(__name__)
-__all__ = ["AudioError", "SAMPLE_RATE", "audio_duration", "is_file", "load_audio", "speech_kind", "write_audio"]
+__all__ = ["AudioError", "SAMPLE_RATE", "audio_duration", "is_file", "load_audio", "speech_kind", "writable_format",
+           "write_audio"]
 SPEECH_KINDS = "a path, audio file bytes, a waveform (numpy array / torch tensor), SpeechUnits or a unit string"
 
 
@@ -170,6 +171,21 @@ def load_audio(audio, sample_rate: int | None = None, channel: int | None = None
     return resample(wav, sr, target_sr)
 
 
+def writable_format(path: str | os.PathLike) -> str:
+    """The soundfile format of an output path's suffix (no suffix: WAV), or `OutputPathError` listing the valid ones."""
+    import soundfile as sf
+
+    from .errors import OutputPathError
+
+    fmt = (Path(path).suffix.lstrip(".") or "wav").upper()
+    formats = sf.available_formats()
+    if fmt not in formats:
+        raise OutputPathError(f"cannot write audio as {Path(path).name}: unknown format {fmt.lower()!r}; "
+                              "valid suffixes: .wav, .flac, .ogg and " + ", ".join("." + f.lower() for f in formats
+                                                                                  if f not in ("WAV", "FLAC", "OGG")))
+    return fmt
+
+
 def write_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
     """Write a 16-bit PCM wav (or any format soundfile infers from the suffix); atomic."""
     import soundfile as sf
@@ -182,7 +198,7 @@ def write_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int = SAM
 
         raise OutputPathError(f"cannot write audio to {path}: it is a folder; give a file name such as {path}/out.wav")
     tmp = path.with_name(path.name + ".part")
-    fmt = (path.suffix.lstrip(".") or "wav").upper()
+    fmt = writable_format(path)
     try:
         sf.write(str(tmp), np.clip(wav, -1.0, 1.0), sample_rate, format=fmt,
                  subtype="PCM_16" if fmt in ("WAV", "FLAC") else None)
