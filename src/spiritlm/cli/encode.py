@@ -52,8 +52,8 @@ def _tokenizer(args):
     if args.hubert or args.quantizer:
         if not (args.hubert and args.quantizer):
             raise ValueError("--hubert and --quantizer go together")
-        return SpeechTokenizer(load_hubert(args.hubert, args.layer), load_quantizer(args.quantizer, args.compat),
-                               device=args.device)
+        quantizer = load_quantizer(args.quantizer, args.compat)  # the small file first: a bad one fails fast
+        return SpeechTokenizer(load_hubert(args.hubert, args.layer), quantizer, device=args.device)
     factory = spiritlm_expressive if args.expressive else spiritlm_base
     return factory(root=args.root, device=args.device, compat=args.compat).tokenizer
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..audio import audio_duration, speech_kind
-from ..errors import InvalidInput, PromptTooLong
+from ..errors import InvalidInput, InvalidSpeechInput, PromptTooLong
 
 HUBERT_FRAME_RATE = 25.0  # HuBERT frames per second of speech (before repeated units are merged)
 MIN_KEPT_FRACTION = 0.5  # merging repeats keeps at least about half of the frames of real speech
+MIN_SPEECH_SECONDS = 0.08  # the speech tokenizer skips chunks under 1280 samples (80 ms): no units at all
 
 
 def context_size(model) -> int | None:
@@ -46,10 +47,16 @@ def max_speech_seconds(context: int) -> float:
 
 
 def check_speech_length(content, context: int | None) -> None:
-    """Refuse, before encoding, audio that cannot fit the context even after repeated units merge."""
-    if context is None or speech_kind(content) not in ("path", "bytes", "waveform"):
+    """Refuse, before encoding, audio too short to give any unit, or that cannot fit the context even after
+    repeated units merge."""
+    if speech_kind(content) not in ("path", "bytes", "waveform"):
         return
     seconds = audio_duration(content)
+    if seconds and seconds < MIN_SPEECH_SECONDS:  # 0 s: load_audio says "empty"
+        raise InvalidSpeechInput(f"the speech input is too short: {seconds * 1000:.1f} ms of audio gives no speech "
+                                 f"units (at least {MIN_SPEECH_SECONDS * 1000:.0f} ms is needed)")
+    if context is None:
+        return
     if seconds is not None and seconds > max_speech_seconds(context):
         raise PromptTooLong(
             f"the speech input is {seconds:.1f} s long: {seconds * HUBERT_FRAME_RATE:.0f} frames at "
