@@ -388,3 +388,15 @@ def test_subprocess_exit_code_and_one_line(model_dir, audio, tmp_path, argv, exp
     assert proc.stderr.strip().splitlines()[-1].startswith(f"spiritlm {argv[0]}: error: ")
     assert expect in proc.stderr.strip().splitlines()[-1]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, expect", [("x" * 300, "no checkpoint folder for 'xxx"), ("", "the model name is empty"),
+                                          ("[Hu5]" * 60, "no checkpoint folder for '[Hu5]")])
+def test_bad_model_names(name, expect, capsys):
+    from spiritlm.generation.pipeline import SpiritLM
+
+    with pytest.raises(FileNotFoundError, match=expect.replace("[", r"\[")):
+        SpiritLM.from_pretrained(name)
+    code, err = run_cli(["generate", "--model", name, "--text", "hi", "--units-only"], capsys)
+    assert_one_line_error(code, err, "generate", expect)
+    assert len(err.strip().splitlines()[-1]) <= 640
