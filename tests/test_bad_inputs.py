@@ -400,3 +400,13 @@ def test_bad_model_names(name, expect, capsys):
     code, err = run_cli(["generate", "--model", name, "--text", "hi", "--units-only"], capsys)
     assert_one_line_error(code, err, "generate", expect)
     assert len(err.strip().splitlines()[-1]) <= 640
+
+
+def test_default_max_new_tokens_shrinks_to_fit_the_context(lm):
+    """A default length is shortened to the room left; a length the caller asked for is refused instead."""
+    prompt = "[Speech]" + "[Hu1][Hu2]" * 1015  # 2032 ids with <s> and [Speech]: 16 positions left of 2048
+    r = lm.generate(prompt=prompt, output_modality="speech", synthesize=False, do_sample=False)
+    assert len(r.prompt_ids) == 2032 and len(r.new_ids) == 16 and r.finish_reason == "length"
+    with pytest.raises(PromptTooLong, match="2032 tokens and max_new_tokens is 17: 2049 > the model's context of "
+                                            "2048 tokens; lower max_new_tokens to at most 16"):
+        lm.generate(prompt=prompt, max_new_tokens=17)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 from collections.abc import Callable, Sequence
 
@@ -182,7 +183,7 @@ class SpiritLM:
         prompts = check_prompts_arg(prompts)
         settings = validate_generation_settings(max_new_tokens=max_new_tokens, seed=seed, **gen_kwargs)
         max_new_tokens, seed, gen_kwargs = settings.max_new_tokens, settings.seed, settings.generate_kwargs()
-        if speaker_id is not None and (isinstance(speaker_id, bool) or not isinstance(speaker_id, int)
+        if speaker_id is not None and (isinstance(speaker_id, bool) or not isinstance(speaker_id, numbers.Integral)
                                        or speaker_id < 0):
             raise InvalidInput(f"speaker_id must be a non-negative integer (a vocoder speaker), got {speaker_id!r}")
         modality = OutputModality.parse(output_modality)
@@ -215,6 +216,10 @@ class SpiritLM:
             cfg.max_new_tokens = max_new_tokens
         elif not compat and "max_new_tokens" not in gen_kwargs and generation_config is None:
             cfg.max_new_tokens = max(_default_max_new_tokens(modality, p) for p in prompts)
+            room = (context_size(self.model) or 10**9) - max(len(p.ids) for p in prompts)
+            if 0 < room < cfg.max_new_tokens:  # a default, not the caller's choice: shortened to fit
+                logger.info("max_new_tokens %d -> %d to fit the model's context", cfg.max_new_tokens, room)
+                cfg.max_new_tokens = room
         check_context([len(p.ids) for p in prompts], cfg.max_new_tokens, context_size(self.model))
         stops = stop_ids(layout, modality, tok.eos_id, stop_switch, compat)
         cfg.eos_token_id, cfg.pad_token_id = stops, tok.pad_id
