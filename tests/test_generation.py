@@ -191,7 +191,7 @@ def test_missing_vocoder_is_a_clear_error(base):
     (lambda lm: lm.generate([]), "prompt is empty"),
     (lambda lm: lm.generate(None), "give inputs"),
     (lambda lm: lm.generate([("audio", "x")]), "unknown content type 'audio'"),
-    (lambda lm: lm.generate([("text", "x")], tempreature=0.3), "unknown generation option 'tempreature'"),
+    (lambda lm: lm.generate([("text", "x")], tempreature=0.3), "unknown generation setting 'tempreature'"),
     (lambda lm: lm.generate(prompt="[Text]hi[Hu12"), "malformed speech token"),
     (lambda lm: lm.generate(prompt="[Speech][Pi-1]"), "malformed speech token"),
     (lambda lm: lm.generate(prompt="[Speech][Hu999]"), "out of range"),

@@ -16,12 +16,62 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import AudioError, InvalidSpeechInput
+
 SAMPLE_RATE = 16000
 logger = logging.getLogger(__name__)
+__all__ = ["AudioError", "SAMPLE_RATE", "audio_duration", "is_file", "load_audio", "speech_kind", "writable_format",
+           "write_audio"]
+SPEECH_KINDS = "a path, audio file bytes, a waveform (numpy array / torch tensor), SpeechUnits or a unit string"
 
 
-class AudioError(ValueError):
-    """Audio that cannot be used: unreadable, empty, non-finite, or of the wrong shape."""
+def is_file(path) -> bool:
+    """`Path.is_file` that answers False instead of raising (a name over 255 bytes, a NUL byte)."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def speech_kind(content) -> str:
+    """THE rule for a speech input: "units" (SpeechUnits), "unit_string", "path", "bytes" or "waveform".
+
+    A string whose first non-blank character is "[" is a unit string and is never opened as a path
+    (give a `pathlib.Path` for a file whose name starts with "["); any other string is a path.
+    Numbers, lists and other objects are refused, so that `("speech", 123)` is not a 1-sample waveform.
+    """
+    from .units import SpeechUnits
+
+    if isinstance(content, SpeechUnits):
+        return "units"
+    if isinstance(content, str):
+        if not content.strip():
+            raise InvalidSpeechInput(f"the speech input is an empty string; give {SPEECH_KINDS}")
+        return "unit_string" if content.lstrip().startswith("[") else "path"
+    if isinstance(content, os.PathLike):
+        return "path"
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return "bytes"
+    if (isinstance(content, np.ndarray) or hasattr(content, "detach")) and getattr(content, "ndim", 0) >= 1:
+        return "waveform"
+    raise InvalidSpeechInput(f"a speech input must be {SPEECH_KINDS}; got {type(content).__name__} {content!r:.40}")
+
+
+def audio_duration(content, sample_rate: int | None = None) -> float | None:
+    """Seconds of audio in a path / bytes / waveform input without decoding it (None when it cannot tell)."""
+    kind = speech_kind(content)
+    if kind == "waveform":
+        n = max(content.shape) if getattr(content, "ndim", 1) == 2 else content.shape[-1]
+        return int(n) / float(sample_rate or SAMPLE_RATE)
+    if kind not in ("path", "bytes"):
+        return None
+    import soundfile as sf
+
+    try:
+        info = sf.info(io.BytesIO(bytes(content)) if kind == "bytes" else str(content))
+    except Exception:  # unreadable: load_audio gives the real error later
+        return None
+    return float(info.frames) / info.samplerate if info.samplerate > 0 else None
 
 
 def _to_numpy(audio) -> np.ndarray:
@@ -86,8 +136,11 @@ def read_file(source: str | os.PathLike | bytes) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     name = "<bytes>" if isinstance(source, bytes) else str(source)
-    if not isinstance(source, bytes) and not Path(source).is_file():
-        raise AudioError(f"audio file not found: {name}")
+    if not isinstance(source, bytes):
+        if Path(source).is_dir():
+            raise AudioError(f"{name} is a folder, not an audio file")
+        if not is_file(source):
+            raise AudioError(f"audio file not found: {name:.300}")
     try:
         data, sr = sf.read(io.BytesIO(source) if isinstance(source, bytes) else str(source),
                            dtype="float32", always_2d=False)
@@ -103,8 +156,12 @@ def load_audio(audio, sample_rate: int | None = None, channel: int | None = None
     Paths and bytes carry their own rate. Arrays and tensors are taken as `target_sr` unless
     `sample_rate` says otherwise (the official code never resamples arrays).
     """
-    if isinstance(audio, (str, os.PathLike, bytes)):
-        data, sr = read_file(audio)
+    kind = speech_kind(audio)
+    if kind in ("units", "unit_string"):
+        raise InvalidSpeechInput(f"expected audio ({SPEECH_KINDS.replace(', SpeechUnits or a unit string', '')}), "
+                                 f"got {'SpeechUnits' if kind == 'units' else 'a unit string'}")
+    if kind in ("path", "bytes"):
+        data, sr = read_file(bytes(audio) if kind == "bytes" else audio)
         if sample_rate is not None and sample_rate != sr:
             raise AudioError(f"sample_rate={sample_rate} given, but the file says {sr}")
     else:
@@ -114,6 +171,21 @@ def load_audio(audio, sample_rate: int | None = None, channel: int | None = None
     return resample(wav, sr, target_sr)
 
 
+def writable_format(path: str | os.PathLike) -> str:
+    """The soundfile format of an output path's suffix (no suffix: WAV), or `OutputPathError` listing the valid ones."""
+    import soundfile as sf
+
+    from .errors import OutputPathError
+
+    fmt = (Path(path).suffix.lstrip(".") or "wav").upper()
+    formats = sf.available_formats()
+    if fmt not in formats:
+        raise OutputPathError(f"cannot write audio as {Path(path).name}: unknown format {fmt.lower()!r}; "
+                              "valid suffixes: .wav, .flac, .ogg and " + ", ".join("." + f.lower() for f in formats
+                                                                                  if f not in ("WAV", "FLAC", "OGG")))
+    return fmt
+
+
 def write_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
     """Write a 16-bit PCM wav (or any format soundfile infers from the suffix); atomic."""
     import soundfile as sf
@@ -121,9 +193,16 @@ def write_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int = SAM
     wav = check_samples(np.asarray(wav, dtype=np.float32).reshape(-1), "waveform to write")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        from .errors import OutputPathError
+
+        raise OutputPathError(f"cannot write audio to {path}: it is a folder; give a file name such as {path}/out.wav")
     tmp = path.with_name(path.name + ".part")
-    fmt = (path.suffix.lstrip(".") or "wav").upper()
-    sf.write(str(tmp), np.clip(wav, -1.0, 1.0), sample_rate, format=fmt,
-             subtype="PCM_16" if fmt in ("WAV", "FLAC") else None)
-    os.replace(tmp, path)
+    fmt = writable_format(path)
+    try:
+        sf.write(str(tmp), np.clip(wav, -1.0, 1.0), sample_rate, format=fmt,
+                 subtype="PCM_16" if fmt in ("WAV", "FLAC") else None)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # no partial file is left behind on failure
     return path

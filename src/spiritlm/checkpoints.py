@@ -41,10 +41,16 @@ def lm_candidates(name: str) -> list[Path]:
 
 def resolve_lm_dir(name_or_path: str | os.PathLike) -> Path:
     """The folder of an LM checkpoint, or FileNotFoundError naming every place looked at."""
+    if not str(name_or_path).strip():
+        raise FileNotFoundError("the model name is empty: give a checkpoint folder or a name such as "
+                                f"{OFFICIAL_LM_NAMES[0]}")
     candidates = lm_candidates(str(name_or_path))
     for c in candidates:
-        if c.is_dir():
-            return c
+        try:
+            if c.is_dir():
+                return c
+        except OSError:  # a name too long to be a path
+            continue
     known = ", ".join(OFFICIAL_LM_NAMES + tuple(bundled_model_names()))
     looked = "; ".join(str(c) for c in candidates)
     raise FileNotFoundError(f"no checkpoint folder for {str(name_or_path)!r} (looked in: {looked}). "

@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from .checks import check_output_file, positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("encode", help="tokenize audio files or a manifest into speech units / token strings")
@@ -32,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--quantizer", help="its quantizer (official .pt or a k-means folder)")
     p.add_argument("--layer", type=int, default=11, help="HuBERT output layer (1-based, default 11)")
     p.add_argument("--compat", action="store_true", help="official blank fill (wrap-around roll)")
-    p.add_argument("--batch-files", type=int, default=16, help="files per encoding batch")
+    p.add_argument("--batch-files", type=positive_int, default=16, help="files per encoding batch (>= 1)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_run)
 
@@ -50,8 +52,8 @@ def _tokenizer(args):
     if args.hubert or args.quantizer:
         if not (args.hubert and args.quantizer):
             raise ValueError("--hubert and --quantizer go together")
-        return SpeechTokenizer(load_hubert(args.hubert, args.layer), load_quantizer(args.quantizer, args.compat),
-                               device=args.device)
+        quantizer = load_quantizer(args.quantizer, args.compat)  # the small file first: a bad one fails fast
+        return SpeechTokenizer(load_hubert(args.hubert, args.layer), quantizer, device=args.device)
     factory = spiritlm_expressive if args.expressive else spiritlm_base
     return factory(root=args.root, device=args.device, compat=args.compat).tokenizer
 
@@ -81,15 +83,19 @@ def _record(entry, units, fmt: str) -> dict:
 def _run(args) -> int:
     from tqdm import tqdm
 
+    from ..lm.model import check_device
     from ..speech.audio_list import entries_from_paths, read_manifest_entries
 
     if bool(args.inputs) == bool(args.manifest):
         raise ValueError("give audio files or --manifest (one of the two)")
+    check_device(args.device)
+    check_output_file(args.out, "--out")  # an existing file is resumed
     entries = read_manifest_entries(args.manifest, args.split) if args.manifest else entries_from_paths(args.inputs)
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     out = Path(args.out)
     if world > 1:
         out = out.with_name(f"{out.stem}.rank{rank}{out.suffix or '.jsonl'}")
+    check_output_file(out.with_suffix(".errors.jsonl"), "--out (its .errors.jsonl)")
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done_ids(out)
     todo = [e for e in _shard(entries, rank, world) if e.id not in done]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
+SAMPLING = {"temperature": 0.9, "top_p": 0.95}  # the CLI's sampling defaults (the official examples')
 
 
 class _OrderedInput(argparse.Action):
@@ -33,11 +34,14 @@ def register(sub) -> None:
     g.add_argument("--output-modality", default="arbitrary", help="text, speech or arbitrary")
     g.add_argument("--max-new-tokens", type=int)
     g.add_argument("--greedy", action="store_true", help="greedy decoding (default: sampling)")
-    g.add_argument("--temperature", type=float, default=0.9)
-    g.add_argument("--top-p", type=float, default=0.95)
+    g.add_argument("--temperature", type=float, help=f"sampling temperature, > 0 (default {SAMPLING['temperature']})")
+    g.add_argument("--top-p", type=float, help=f"nucleus sampling, in (0, 1] (default {SAMPLING['top_p']})")
+    g.add_argument("--top-k", type=int, help="sample from the k most likely tokens (0: all)")
+    g.add_argument("--repetition-penalty", type=float, help="> 0; 1 = none")
     g.add_argument("--seed", type=int)
     g.add_argument("--speaker", type=int, help="vocoder speaker id")
-    g.add_argument("--out", default="outputs", help="folder for generated wavs")
+    g.add_argument("--out", default="outputs", help="folder for generated wavs (output_<n>.wav)")
+    g.add_argument("--overwrite", action="store_true", help="replace output_<n>.wav files of an earlier run in --out")
     g.add_argument("--units-only", action="store_true", help="do not vocode speech; print its units")
     g.add_argument("--compat", action="store_true", help="the official behaviour exactly")
     g.add_argument("--json", action="store_true", help="print one JSON object")
@@ -80,25 +84,49 @@ def _describe(result) -> dict:
             "outputs": outs}
 
 
+def _check_generate_args(args):
+    from ..generation.settings import validate_generation_settings
+    from ..generation.types import OutputModality
+    from ..lm.model import check_device
+    from .checks import check_output_folder
+
+    if not args.inputs and not args.prompt:
+        raise ValueError("give at least one --text or --speech input, or --prompt")
+    if args.prompt is not None and args.inputs:
+        raise ValueError("--prompt replaces --text/--speech: give one or the other")
+    modality = OutputModality.parse(args.output_modality)
+    if args.device is not None:
+        check_device(args.device)
+    given = {"temperature": args.temperature, "top_p": args.top_p, "top_k": args.top_k}
+    given = {k: v for k, v in given.items() if v is not None}
+    sampling = given if args.greedy else SAMPLING | given
+    settings = validate_generation_settings(
+        do_sample=not args.greedy, max_new_tokens=args.max_new_tokens, seed=args.seed,
+        repetition_penalty=args.repetition_penalty, **sampling)
+    if args.speaker is not None and args.speaker < 0:
+        raise ValueError(f"--speaker must be a vocoder speaker id >= 0, got {args.speaker}")
+    out = Path(args.out)
+    if not args.units_only and modality is not OutputModality.TEXT:
+        check_output_folder(out, "--out", "output_*.wav", args.overwrite)
+    return settings, out
+
+
 def run_generate(args) -> int:
     from ..audio import write_audio
     from ..generation.pipeline import SpiritLM
     from ..tokens import format_tokens, units_to_tokens
 
-    if not args.inputs and not args.prompt:
-        raise ValueError("give at least one --text or --speech input, or --prompt")
+    settings, out = _check_generate_args(args)  # everything checkable is checked before the model loads
     lm = SpiritLM.from_pretrained(args.model, device=args.device, quantize=args.quantize)
-    sampling = {"do_sample": False} if args.greedy else {"do_sample": True, "temperature": args.temperature,
-                                                         "top_p": args.top_p}
     result = lm.generate(args.inputs, prompt=args.prompt, output_modality=args.output_modality,
-                         max_new_tokens=args.max_new_tokens, seed=args.seed, speaker_id=args.speaker,
-                         compat=args.compat, synthesize=not args.units_only, **sampling)
+                         max_new_tokens=settings.max_new_tokens, seed=settings.seed, speaker_id=args.speaker,
+                         compat=args.compat, synthesize=not args.units_only, **settings.generate_kwargs())
     info = _describe(result)
     for n, (o, d) in enumerate(zip(result.outputs, info["outputs"])):
         if o.content_type.name == "SPEECH":
             d["tokens"] = format_tokens(units_to_tokens(o.units))
             if o.content is not None:
-                d["wav"] = str(write_audio(Path(args.out) / f"output_{n}.wav", o.content))
+                d["wav"] = str(write_audio(out / f"output_{n}.wav", o.content))
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
         return 0

@@ -15,6 +15,8 @@ import json
 import time
 from pathlib import Path
 
+from .checks import check_output_audio, positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("decode", help="speech units or an official token string -> wav (unit HiFi-GAN)")
@@ -22,20 +24,23 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--tokens", help="token string like '[St71][Pi39][Hu99]...', or @path to a file holding one")
     src.add_argument("--units", help="JSON (lines) file with the official units dict: hubert [, pitch, style]")
-    p.add_argument("-o", "--output", required=True, help="output audio file (.wav or .flac)")
+    p.add_argument("-o", "--output", required=True, help="output audio file (.wav or .flac); an existing file is "
+                   "replaced (atomically, once the audio is ready)")
     p.add_argument("--speaker", help="speaker id or name from speakers.txt (default 2)")
     p.add_argument("--style", help="Base vocoder style id or name from styles.txt (default 8)")
     p.add_argument("--no-dur-pred", action="store_true", help="do not predict durations for token strings")
     p.add_argument("--compat", action="store_true", help="reproduce the official decode() exactly, quirks included")
-    p.add_argument("--stream", type=int, metavar="FRAMES", help="synthesize in chunks of FRAMES units (same output)")
+    p.add_argument("--stream", type=positive_int, metavar="FRAMES",
+                   help="synthesize in chunks of FRAMES units (same output)")
     p.set_defaults(func=run)
 
 
 def _read_code(args) -> str | dict:
     if args.tokens is not None:
-        if args.tokens.startswith("@"):
-            return Path(args.tokens[1:]).read_text().strip()
-        return args.tokens.strip()
+        code = Path(args.tokens[1:]).read_text().strip() if args.tokens.startswith("@") else args.tokens.strip()
+        if not code:
+            raise ValueError("--tokens is empty: give a token string like '[Hu99][Hu49]' or @file")
+        return code
     path = Path(args.units)
     if not path.exists():
         raise FileNotFoundError(f"units file {path} does not exist")
@@ -56,6 +61,7 @@ def run(args) -> int:
     from ..audio import write_audio
     from ..vocoder import load_vocoder
 
+    check_output_audio(args.output, "-o")
     code = _read_code(args)
     voc = load_vocoder(args.vocoder)
     start = time.perf_counter()

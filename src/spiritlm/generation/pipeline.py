@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 
-from ..audio import load_audio
+from ..audio import load_audio, speech_kind
+from ..errors import InvalidInput, InvalidSpeechInput
 from ..interfaces import SpeechEncoder, Vocoder
 from ..lm.model import LoadedLM, load_lm
 from ..tokens import Token, ids_to_tokens, parse_unit_string, tokens_to_units, units_to_tokens
 from ..units import SpeechUnits
+from .checks import check_context, check_prompts_arg, check_speech_length, context_size
 from .constraints import ModalityLogitsProcessor, allowed_mask, stop_ids
 from .prompt import Prompt, build_prompt, prompt_from_string
+from .settings import check_config, validate_generation_settings
 from .types import ContentType, GenerationInput, GenerationOutput, GenerationResult, OutputModality
 
 logger = logging.getLogger(__name__)
@@ -104,7 +107,7 @@ class SpiritLM:
 
     def _missing(self, what: str, hint: str) -> ValueError:
         reason = f" ({self._speech_error})" if self._speech_error else ""
-        return ValueError(f"this model has no {what} loaded{reason}: {hint}")
+        return InvalidInput(f"this model has no {what} loaded{reason}: {hint}")
 
     @property
     def speech_encoder(self) -> SpeechEncoder:
@@ -126,31 +129,49 @@ class SpiritLM:
     # ------------------------------------------------------------------ speech inputs
     def encode_speech(self, audio, sample_rate: int | None = None) -> SpeechUnits:
         """Audio (path, bytes, array, tensor) -> raw units from the speech encoder."""
-        return self.speech_encoder.encode_units(load_audio(audio, sample_rate))
+        wav = load_audio(audio, sample_rate)  # bad audio fails before the encoder is loaded
+        return self.speech_encoder.encode_units(wav)
 
     def speech_tokens(self, content) -> list[Token]:
-        """One speech input -> its token sequence for this model's layout."""
-        if isinstance(content, SpeechUnits):
-            units = content
-        elif isinstance(content, str) and content.lstrip().startswith("[") and not Path(content).exists():
-            return parse_unit_string(content.strip(), allow_markers=False)
+        """One speech input -> its token sequence for this model's layout (see `audio.speech_kind`)."""
+        kind = speech_kind(content)
+        if kind == "unit_string":
+            try:
+                tokens = parse_unit_string(content.strip(), allow_markers=False)
+            except ValueError as e:
+                raise InvalidSpeechInput(str(e)) from e
         else:
-            units = self.encode_speech(content)
-        if not self.is_expressive and units.is_expressive:
-            units = SpeechUnits(units.hubert, aligned=units.aligned)
-        return units_to_tokens(units)
+            units = content if kind == "units" else self.encode_speech(content)
+            if not self.is_expressive and units.is_expressive:
+                units = SpeechUnits(units.hubert, aligned=units.aligned)
+            tokens = units_to_tokens(units)
+        if not tokens:
+            raise InvalidSpeechInput("the speech input holds no units" + (
+                "" if kind == "unit_string" else " (audio shorter than the encoder's 80 ms minimum?)"))
+        for stream, value in tokens:
+            try:
+                self.layout.unit_id(stream, value)
+            except ValueError as e:
+                raise InvalidSpeechInput(f"{e}; the speech input does not fit this model") from e
+        return tokens
 
     # ------------------------------------------------------------------ generation
     def build_prompt(self, inputs, output_modality: OutputModality | str = OutputModality.ARBITRARY) -> Prompt:
         if isinstance(inputs, (GenerationInput, tuple)):
             inputs = [inputs]
+        if not isinstance(inputs, (list, tuple)):
+            raise InvalidInput(f"a prompt is a list of (type, content) inputs or GenerationInput, got "
+                               f"{type(inputs).__name__}")
         items = [GenerationInput.coerce(x) for x in inputs]
+        for item in items:  # a long recording fails here, before any of it is encoded
+            if item.content_type.name == "SPEECH":
+                check_speech_length(item.content, context_size(self.model))
         return build_prompt(items, OutputModality.parse(output_modality), self.tokenizer, self.speech_tokens)
 
     def generate(self, inputs=None, *, prompt: str | None = None, **kwargs) -> GenerationResult:
         """Generate from one prompt: a list of inputs / (type, content) tuples, or a token string."""
         if inputs is None and prompt is None:
-            raise ValueError("give inputs (a list of GenerationInput or (type, content) tuples) or a prompt string")
+            raise InvalidInput("give inputs (a list of GenerationInput or (type, content) tuples) or a prompt string")
         return self.generate_batch([prompt if prompt is not None else inputs], **kwargs)[0]
 
     def generate_batch(self, prompts: Sequence, output_modality: OutputModality | str = OutputModality.ARBITRARY,
@@ -159,8 +180,12 @@ class SpiritLM:
                        synthesize: bool = True, generation_config=None, **gen_kwargs) -> list[GenerationResult]:
         """Generate from several prompts at once (left-padded batch). Each prompt is a list of inputs or a
         token string. `gen_kwargs` are `transformers.GenerationConfig` fields (do_sample, temperature, ...)."""
-        if not prompts:
-            raise ValueError("generate_batch needs at least one prompt")
+        prompts = check_prompts_arg(prompts)
+        settings = validate_generation_settings(max_new_tokens=max_new_tokens, seed=seed, **gen_kwargs)
+        max_new_tokens, seed, gen_kwargs = settings.max_new_tokens, settings.seed, settings.generate_kwargs()
+        if speaker_id is not None and (isinstance(speaker_id, bool) or not isinstance(speaker_id, numbers.Integral)
+                                       or speaker_id < 0):
+            raise InvalidInput(f"speaker_id must be a non-negative integer (a vocoder speaker), got {speaker_id!r}")
         modality = OutputModality.parse(output_modality)
         built = [prompt_from_string(p, self.tokenizer) if isinstance(p, str) else self.build_prompt(p, modality)
                  for p in prompts]
@@ -172,13 +197,12 @@ class SpiritLM:
     def _generation_config(self, base, gen_kwargs: dict):
         from transformers import GenerationConfig
 
+        if base is not None and not isinstance(base, GenerationConfig):
+            raise InvalidInput(f"generation_config must be a transformers.GenerationConfig, got {type(base).__name__}")
         cfg = GenerationConfig.from_dict(base.to_dict()) if base is not None else GenerationConfig()
-        reference = GenerationConfig()
-        for key, value in gen_kwargs.items():
-            if not hasattr(reference, key):
-                raise ValueError(f"unknown generation option {key!r}: not a transformers.GenerationConfig field "
-                                 "(e.g. do_sample, temperature, top_p, top_k, repetition_penalty, num_beams)")
+        for key, value in gen_kwargs.items():  # names and values checked by validate_generation_settings
             setattr(cfg, key, value)
+        check_config(cfg)
         return cfg
 
     def _generate_ids(self, prompts: list[Prompt], modality, max_new_tokens, seed, constrain, stop_switch, compat,
@@ -192,6 +216,11 @@ class SpiritLM:
             cfg.max_new_tokens = max_new_tokens
         elif not compat and "max_new_tokens" not in gen_kwargs and generation_config is None:
             cfg.max_new_tokens = max(_default_max_new_tokens(modality, p) for p in prompts)
+            room = (context_size(self.model) or 10**9) - max(len(p.ids) for p in prompts)
+            if 0 < room < cfg.max_new_tokens:  # a default, not the caller's choice: shortened to fit
+                logger.info("max_new_tokens %d -> %d to fit the model's context", cfg.max_new_tokens, room)
+                cfg.max_new_tokens = room
+        check_context([len(p.ids) for p in prompts], cfg.max_new_tokens, context_size(self.model))
         stops = stop_ids(layout, modality, tok.eos_id, stop_switch, compat)
         cfg.eos_token_id, cfg.pad_token_id = stops, tok.pad_id
         processors = LogitsProcessorList()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..errors import InvalidInput
 from ..tokens import Token, format_tokens
 from ..vocab import SPEECH_MARKER, TEXT_MARKER
 from .types import ContentType, GenerationInput, OutputModality
@@ -33,7 +34,7 @@ def build_prompt(inputs: Sequence[GenerationInput], output_modality: OutputModal
                  speech_tokens: Callable[[object], list[Token]]) -> Prompt:
     """`speech_tokens(content)` turns one speech input into its token sequence."""
     if not inputs:
-        raise ValueError("the prompt is empty: give at least one text or speech input")
+        raise InvalidInput("the prompt is empty: give at least one text or speech input")
     layout = tokenizer.layout
     ids = [tokenizer.bos_id] if tokenizer.add_bos and tokenizer.bos_id >= 0 else []
     parts: list[str] = []
@@ -81,8 +82,13 @@ def build_prompt(inputs: Sequence[GenerationInput], output_modality: OutputModal
 def prompt_from_string(s: str, tokenizer) -> Prompt:
     """An already-tokenized prompt string ("[Speech][Hu99]...[Text]...") -> Prompt."""
     if not s:
-        raise ValueError("the prompt string is empty")
-    ids = tokenizer.encode(s)
+        raise InvalidInput("the prompt string is empty")
+    if not isinstance(s, str):
+        raise InvalidInput(f"the prompt string must be a str, got {type(s).__name__}")
+    try:
+        ids = tokenizer.encode(s)
+    except ValueError as e:  # malformed or out-of-range unit tokens
+        raise InvalidInput(f"bad prompt string: {e}") from e
     layout = tokenizer.layout
     run: list[int] = []
     for i in reversed(ids):

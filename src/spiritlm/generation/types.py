@@ -15,6 +15,7 @@ from typing import Union
 
 import numpy as np
 
+from ..errors import InvalidInput
 from ..units import SpeechUnits
 
 
@@ -29,7 +30,7 @@ class ContentType(Enum):
         try:
             return cls[str(value).upper()]
         except KeyError:
-            raise ValueError(f"unknown content type {value!r}; valid: text, speech") from None
+            raise InvalidInput(f"unknown content type {value!r}; valid: text, speech") from None
 
 
 class OutputModality(Enum):
@@ -44,7 +45,7 @@ class OutputModality(Enum):
         try:
             return cls[str(value).upper()]
         except KeyError:
-            raise ValueError(f"unknown output modality {value!r}; valid: text, speech, arbitrary") from None
+            raise InvalidInput(f"unknown output modality {value!r}; valid: text, speech, arbitrary") from None
 
 
 SpeechContent = Union[str, os.PathLike, bytes, np.ndarray, "torch.Tensor", SpeechUnits]  # noqa: F821
@@ -58,12 +59,12 @@ class GenerationInput:
     def __post_init__(self) -> None:
         self.content_type = ContentType.parse(self.content_type)
         if self.content_type is ContentType.TEXT and not isinstance(self.content, str):
-            raise ValueError(f"TEXT content must be a string, got {type(self.content).__name__}")
+            raise InvalidInput(f"TEXT content must be a string, got {type(self.content).__name__}")
 
     @classmethod
     def from_tuple(cls, tup: tuple) -> GenerationInput:
         if not isinstance(tup, tuple) or len(tup) != 2:
-            raise ValueError(f"expected a (content_type, content) tuple, got {tup!r:.80}")
+            raise InvalidInput(f"expected a (content_type, content) tuple, got {tup!r:.80}")
         content_type, content = tup
         return cls(content=content, content_type=ContentType.parse(content_type))
 
@@ -73,7 +74,7 @@ class GenerationInput:
             return item
         if isinstance(item, tuple):
             return cls.from_tuple(item)
-        raise ValueError(f"a prompt piece must be a GenerationInput or a (content_type, content) tuple, "
+        raise InvalidInput(f"a prompt piece must be a GenerationInput or a (content_type, content) tuple, "
                          f"got {type(item).__name__}")
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoints import OFFICIAL_LM_NAMES, resolve_lm_dir, verify_root_of
+from ..errors import CheckpointError, InvalidInput
+from ..torch_files import readable_weights
 from ..vocab import TokenLayout
 from .text_tokenizer import TextTokenizer
 
@@ -77,6 +79,26 @@ def default_device() -> str:
     return "cpu"
 
 
+def check_device(device) -> str:
+    """A torch device string that exists on this machine, or `InvalidInput` listing the valid ones."""
+    import torch
+
+    valid = ["cpu"]
+    if torch.cuda.is_available():
+        valid += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        valid.append("mps")
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InvalidInput(f"unknown device {device!r}; valid on this machine: {', '.join(valid)}") from None
+    if d.type == "cpu":
+        return "cpu"
+    if str(d) not in valid:
+        raise InvalidInput(f"device {device!r} is not available on this machine; valid: {', '.join(valid)}")
+    return str(d)
+
+
 def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=None,
             quantize: str | None = None) -> LoadedLM:
     """Load model + tokenizer. fp32 on CPU (no fast bf16 there), bf16 on GPU, unless `dtype` says.
@@ -85,6 +107,7 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
     import transformers
     from transformers import LlamaForCausalLM
 
+    device = check_device(device) if device is not None else default_device()
     path = resolve_lm_dir(name_or_path)
     checked = verify_root_of(path)  # shipped bundles carry a sha256 manifest
     if checked:
@@ -93,15 +116,15 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise FileNotFoundError(f"no weights in {path}: expected one of {', '.join(WEIGHT_FILES)}")
     tokenizer = TextTokenizer.from_dir(path, layout)
-    device = device or default_device()
     if dtype is None:
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
     key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
     logger.info("loading LM from %s (%s, %s)", path, device, dtype)
     try:
-        model, info = LlamaForCausalLM.from_pretrained(path, output_loading_info=True, **{key: dtype})
+        with readable_weights(path, "the LM weights"):
+            model, info = LlamaForCausalLM.from_pretrained(path, output_loading_info=True, **{key: dtype})
     except (RuntimeError, ValueError) as e:
-        if "mismatch" not in str(e):
+        if "mismatch" not in str(e) or isinstance(e, CheckpointError):
             raise
         raise ValueError(f"the weights in {path} do not match its config.json (tensor shapes differ): {e}") from e
     _check_loading(path, info)

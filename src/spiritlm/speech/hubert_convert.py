@@ -302,15 +302,11 @@ def _as_mapping(cfg) -> dict:
 
 
 def _torch_load(path: Path, allow_pickle: bool) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        if not allow_pickle:
-            raise ValueError(f"{path} cannot be read with torch.load(weights_only=True) ({e.__class__.__name__}); "
-                             "fairseq checkpoints that pickle config objects need allow_pickle=True "
-                             "(only for files you trust)") from e
-        logger.warning("loading %s with weights_only=False (pickled config objects)", path)
-        return torch.load(path, map_location="cpu", weights_only=False)
+    from ..torch_files import load_torch_file
+
+    return load_torch_file(path, "the HuBERT checkpoint", allow_pickle=allow_pickle,
+                           hint="fairseq checkpoints that pickle config objects need allow_pickle=True "
+                           "(only for files you trust)")
 
 
 @dataclass(frozen=True)

@@ -242,16 +242,10 @@ def resolve_checkpoint_dir(path: str | os.PathLike, official_name: str) -> Path:
 
 
 def _torch_load(path: Path, trust_pickle: bool):
-    import pickle
+    from ..torch_files import load_torch_file
 
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        if not trust_pickle:
-            raise ValueError(f"{path} holds more than tensors and cannot be read with weights_only=True; "
-                             "pass trust_pickle=True if you trust the file") from e
-        logger.warning("loading %s with weights_only=False (trust_pickle=True)", path)
-        return torch.load(path, map_location="cpu", weights_only=False)
+    return load_torch_file(path, "the F0 VQ-VAE", allow_pickle=trust_pickle,
+                           hint="pass trust_pickle=True if you trust the file")
 
 
 def _load_official_speaker_stats(stats_path, folder: Path) -> dict[str, float]:
@@ -263,5 +257,7 @@ def _load_official_speaker_stats(stats_path, folder: Path) -> dict[str, float]:
     if not p.is_file():
         logger.info("speaker stats %s not found: the utterance mean F0 will be used", stats_path)
         return {}
-    raw = torch.load(p, map_location="cpu", weights_only=True)
+    from ..torch_files import load_torch_file
+
+    raw = load_torch_file(p, "the pitch speaker statistics")
     return {str(spk): float(torch.as_tensor(v["f0_mean"])) for spk, v in raw.items()}

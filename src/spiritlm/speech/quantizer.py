@@ -25,6 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..torch_files import load_torch_file
+
 logger = logging.getLogger(__name__)
 
 _ROLL_CAP = 10000  # the official loop's iteration cap
@@ -129,7 +131,7 @@ class LinearQuantizer(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"quantizer checkpoint not found: {path}")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_torch_file(path, "the HuBERT quantizer")
         if not isinstance(ckpt, Mapping) or "model_cfg" not in ckpt or "model_weight" not in ckpt:
             raise ValueError(f"{path}: not an official linear quantizer (expected keys model_cfg, model_weight)")
         cfg = ckpt["model_cfg"]
@@ -177,8 +179,8 @@ class KmeansQuantizer(nn.Module):
     @classmethod
     def from_official(cls, path: str | Path) -> KmeansQuantizer:
         """The official `KmeansModel` file: {cluster_centers [K, D], n_clusters}."""
-        ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
-        if "cluster_centers" not in ckpt or "n_clusters" not in ckpt:
+        ckpt = load_torch_file(path, "the k-means quantizer")
+        if not isinstance(ckpt, Mapping) or "cluster_centers" not in ckpt or "n_clusters" not in ckpt:
             raise ValueError(f"{path}: not a k-means checkpoint (expected cluster_centers, n_clusters)")
         centers = torch.as_tensor(ckpt["cluster_centers"])
         if centers.shape[0] != int(ckpt["n_clusters"]):
@@ -213,7 +215,7 @@ def load_quantizer(source: str | Path, compat: bool = False) -> LinearQuantizer 
         return KmeansQuantizer.from_pretrained(source)
     if not source.is_file():
         raise FileNotFoundError(f"quantizer not found: {source}")
-    ckpt = torch.load(source, map_location="cpu", weights_only=True)
+    ckpt = load_torch_file(source, "the quantizer")
     if isinstance(ckpt, Mapping) and "cluster_centers" in ckpt:
         return KmeansQuantizer.from_official(source)
     return LinearQuantizer.from_official(source, compat=compat)

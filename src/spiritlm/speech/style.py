@@ -157,6 +157,9 @@ def _load_hf(d: Path, weights: str):
 
     if not (d / "config.json").is_file() or not (d / weights).is_file():
         raise FileNotFoundError(f"{d} needs config.json and {weights}")
-    model = Wav2Vec2ForSequenceClassification.from_pretrained(str(d), local_files_only=True, dtype=torch.float32)
+    from ..torch_files import readable_weights
+
+    with readable_weights(d, "the style encoder weights"):
+        model = Wav2Vec2ForSequenceClassification.from_pretrained(str(d), local_files_only=True, dtype=torch.float32)
     logger.info("style encoder loaded from %s (%d classes)", d, model.config.num_labels)
     return model

@@ -130,7 +130,9 @@ def load_folder(folder: str | Path) -> tuple[VocoderConfig, dict[str, torch.Tens
     weights = folder / OFFICIAL_WEIGHTS_FILE
     if not weights.exists():
         raise FileNotFoundError(f"{folder} has neither {WEIGHTS_FILE} (ours) nor {OFFICIAL_WEIGHTS_FILE} (official)")
-    ckpt = torch.load(weights, map_location="cpu", weights_only=True)
+    from ..torch_files import load_torch_file
+
+    ckpt = load_torch_file(weights, "the vocoder weights")
     if not isinstance(ckpt, dict) or "generator" not in ckpt:
         raise ValueError(f"{weights} is not an official vocoder checkpoint: expected a dict with key 'generator'")
     return VocoderConfig.from_official(raw), official_to_ours(ckpt["generator"]), True
