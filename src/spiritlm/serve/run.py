@@ -1,0 +1,43 @@
+"""Running the app under uvicorn: loopback by default, a token for any other bind, graceful shutdown.
+
+On SIGTERM or SIGINT uvicorn stops accepting connections and waits up to `grace_s` for the requests in
+flight; then the batcher finishes what it runs and its threads are joined before the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .app import DEFAULT_HOST, DEFAULT_PORT, ServeConfig, create_app
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_bind(host: str, token: str | None) -> None:
+    if host not in LOOPBACK and not token:
+        raise ValueError(f"binding {host!r} makes the server reachable from other machines: give an API token "
+                         "(--token or SPIRITLM_API_TOKEN), or bind 127.0.0.1")
+
+
+def serve(lm, name: str = "", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, config: ServeConfig | None = None,
+          grace_s: float = 30.0, on_ready=None) -> None:
+    """Serve until SIGTERM/SIGINT. `on_ready(host, port)` is called once the socket listens (port 0: a free one)."""
+    import uvicorn
+
+    config = config or ServeConfig()
+    check_bind(host, config.token)
+    app = create_app(lm, name, config)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=grace_s, timeout_keep_alive=5))
+    if on_ready is not None:
+        original = server.startup
+
+        async def startup(sockets=None):
+            await original(sockets)
+            bound = server.servers[0].sockets[0].getsockname()[:2] if server.servers else (host, port)
+            on_ready(*bound)
+
+        server.startup = startup
+    server.run()
