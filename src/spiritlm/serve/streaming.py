@@ -122,6 +122,8 @@ class TokenStream:
             return
         if kind == "marker":
             self.emit("token", {"t": t, "stream": "marker", "value": "[Speech]" if value == 1 else "[Text]"})
+        elif token_id == lm.tokenizer.eos_id:
+            self.emit("token", {"t": t, "stream": "marker", "value": "</s>"})
         self._close_text()
         self._close_speech()
 
