@@ -65,6 +65,7 @@ def register(sub) -> None:
     v.add_argument("--max-batch", type=int, default=8, help="requests generated together (default 8)")
     v.add_argument("--max-queue", type=int, default=64, help="waiting requests before HTTP 429 (default 64)")
     v.add_argument("--time-limit", type=float, default=120.0, help="seconds per request, queue included (120)")
+    v.add_argument("--read-timeout", type=float, default=10.0, help="seconds for a request body to arrive (10)")
     v.add_argument("--grace", type=float, default=30.0, help="seconds to finish requests on SIGTERM/SIGINT (30)")
     v.add_argument("--threads", type=int, help="torch CPU threads")
     v.add_argument("--quantize", choices=["int8"], help="int8 dynamic quantization of the LM (faster on CPU)")
@@ -159,7 +160,7 @@ def run_serve(args) -> int:
     token = args.token or os.environ.get("SPIRITLM_API_TOKEN") or None
     check_bind(args.host, token)
     config = ServeConfig(max_batch=args.max_batch, max_queue=args.max_queue, time_limit_s=args.time_limit,
-                         token=token)
+                         read_timeout_s=args.read_timeout, token=token)
     if args.threads:
         import torch
 

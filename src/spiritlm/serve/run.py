@@ -6,7 +6,9 @@ flight; then the batcher finishes what it runs and its threads are joined before
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 
 from .app import DEFAULT_HOST, DEFAULT_PORT, ServeConfig, create_app
 
@@ -21,6 +23,25 @@ def check_bind(host: str, token: str | None) -> None:
                          "(--token or SPIRITLM_API_TOKEN), or bind 127.0.0.1")
 
 
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises the signal after its graceful shutdown (exit -15, or a KeyboardInterrupt traceback for
+        SIGINT); this one returns, so that the requests in flight are finished and the process exits 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            previous = {s: signal.signal(s, self.handle_exit) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+
+    return Server
+
+
 def serve(lm, name: str = "", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, config: ServeConfig | None = None,
           grace_s: float = 30.0, on_ready=None) -> None:
     """Serve until SIGTERM/SIGINT. `on_ready(host, port)` is called once the socket listens (port 0: a free one)."""
@@ -29,7 +50,7 @@ def serve(lm, name: str = "", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
     config = config or ServeConfig()
     check_bind(host, config.token)
     app = create_app(lm, name, config)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+    server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                                            timeout_graceful_shutdown=grace_s, timeout_keep_alive=5))
     if on_ready is not None:
         original = server.startup
