@@ -4,7 +4,6 @@ type a prompt and get text; upload a wav and get streamed audio that plays; see 
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 
 import numpy as np
@@ -17,29 +16,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 pytestmark = [pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver "
                                  "(make system-deps installs them)"), pytest.mark.usefixtures("one_thread")]
-
-
-class ServerThread:
-    """uvicorn in a thread on a free loopback port."""
-
-    def __init__(self, app):
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        for _ in range(400):
-            if self.server.started:
-                host, port = self.server.servers[0].sockets[0].getsockname()[:2]
-                return f"http://{host}:{port}"
-            time.sleep(0.05)
-        raise RuntimeError("the server did not start")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 def chrome(width: int = 1200, height: int = 1100):
@@ -75,11 +51,11 @@ def fill(driver, **values) -> None:
 @pytest.fixture(scope="module")
 def page(tiny_small_dir):
     from conftest import FakeEncoder, FakeVocoder
-
     from spiritlm.serve import create_app
+    from spiritlm.serve.run import BackgroundServer
 
     lm = SpiritLM.from_pretrained(tiny_small_dir, speech_encoder=FakeEncoder(), vocoder=FakeVocoder())
-    with ServerThread(create_app(lm, "tiny-expressive")) as url:
+    with BackgroundServer(create_app(lm, "tiny-expressive")) as url:
         driver = chrome()
         try:
             driver.get(url + "/")
@@ -92,7 +68,8 @@ def test_type_a_prompt_get_text(page):
     wait_for(page, "return document.getElementById('model').textContent.includes('tiny-expressive')")
     fill(page, text="the cat", modality="text", max_new_tokens="12")
     page.find_element("id", "go").click()
-    status = wait_for(page, "const s = document.getElementById('status').textContent; return s.includes('stopped') && s")
+    status = wait_for(page, "const s = document.getElementById('status').textContent; "
+                            "return s.includes('stopped') && s")
     answer = page.find_element("id", "answer").text
     assert answer.strip() and "new tokens" in status and page.execute_script(ERROR) == ""
     assert page.execute_script("return window.spirit.prompt.length") >= 3  # the prompt's timeline

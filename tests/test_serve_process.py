@@ -19,7 +19,7 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 def start(model_dir):
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "spiritlm.cli", "serve", "--model", str(tiny_small_dir),
+    proc = subprocess.Popen([sys.executable, "-m", "spiritlm.cli", "serve", "--model", str(model_dir),
                              "--port", "0", "--threads", "1", "--grace", "20", "--read-timeout", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     line = proc.stdout.readline()

@@ -62,3 +62,31 @@ def serve(lm, name: str = "", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 
         server.startup = startup
     server.run()
+
+
+class BackgroundServer:
+    """The app under uvicorn in a thread on a free loopback port (tests, benchmarks, screenshots):
+    `with BackgroundServer(app) as url: ...`."""
+
+    def __init__(self, app, host: str = DEFAULT_HOST):
+        import threading
+
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        import time
+
+        self.thread.start()
+        for _ in range(600):
+            if self.server.started:
+                host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+                return f"http://{host}:{port}"
+            time.sleep(0.05)
+        raise RuntimeError("the server did not start within 30 s")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(60)
