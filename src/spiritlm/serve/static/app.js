@@ -114,7 +114,8 @@ function finish(d) {
   $("status").textContent = `stopped by ${d.finish_reason}; ${d.new_tokens} new tokens in ${f(t.total_s)}; ` +
     `first token ${f(t.first_token_s)}, first audio ${f(t.first_audio_s)}, ${t.audio_seconds} s of speech`;
   if (!$("answer").textContent) {
-    $("answer").textContent = d.outputs.map((o) => (o.type === "text" ? o.text : `🔊 ${o.units.slice(0, 160)}…`)).join("\n");
+    $("answer").textContent = d.outputs.map((o) => (o.type === "text" ? o.text
+      : `(speech: ${(o.units.match(/\[Hu/g) || []).length} units) ${o.units.slice(0, 120)}…`)).join("\n");
   }
   if (state.pcm.length) {
     const n = state.pcm.reduce((a, p) => a + p.length, 0), all = new Float32Array(n);
