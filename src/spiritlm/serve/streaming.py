@@ -102,7 +102,7 @@ class TokenStream:
             self._close_speech()
             self.text_run.append(token_id)
             full = lm.tokenizer.decode_text(self.text_run)
-            full = full if self.any_text else full.lstrip()
+            full = (full if self.any_text else full.lstrip()).rstrip("\ufffd")  # hold back a partial UTF-8 char
             piece = full[len(self.text_sent):] if full.startswith(self.text_sent) else ""
             self.emit("token", {"t": t, "stream": "text", "value": piece})
             if piece:
