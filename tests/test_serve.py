@@ -292,3 +292,45 @@ def test_time_limit_stops_a_request(lm):
     with TestClient(create_app(lm, "t", ServeConfig(time_limit_s=0.3))) as c:
         r = c.post("/v1/generate", json={"inputs": TEXT, "output_modality": "text", "max_new_tokens": 2000})
     assert r.status_code == 200 and r.json()["finish_reason"] == "time_limit" and r.json()["seconds"] < 5
+
+
+def test_the_step_hook_stops_rows_that_are_done_cancelled_or_late():
+    import torch
+
+    from spiritlm.serve.batcher import Job, StepHook
+    from spiritlm.serve.requests import parse_request
+
+    def job(max_new: int, deadline: float = 1e18) -> Job:
+        req = parse_request({"inputs": TEXT, "max_new_tokens": max_new})
+        return Job(req, None, None, None, 0.0, deadline)
+
+    jobs = [job(5), job(2), job(5), job(5, deadline=0.0)]
+    hook = StepHook(jobs, width=3, stop_ids={99})
+    ids = torch.tensor([[1, 2, 3, 7, 8]] * 4)  # two new tokens per row
+    jobs[2].cancelled.set()
+    assert hook(ids, None).tolist() == [False, True, True, True]
+    assert [j.reason for j in jobs] == [None, "length", "cancelled", "time_limit"]
+    ids = torch.cat([ids, torch.tensor([[99]] * 4)], dim=1)  # row 0 emits a stop id
+    assert hook(ids, None).tolist() == [True] * 4 and jobs[0].reason is None and jobs[0].n_new == 3
+
+
+def test_a_client_that_goes_away_cancels_its_generation(lm):
+    import httpx
+
+    from spiritlm.serve.run import BackgroundServer
+
+    app = create_app(lm, "t")
+    batcher = app.state.batcher
+    reasons, render = [], batcher.render
+    batcher.render = lambda job, result: reasons.append((result.finish_reason, job.n_new)) or render(job, result)
+    with BackgroundServer(app) as url:
+        req = {"inputs": TEXT, "output_modality": "text", "max_new_tokens": 2000, "top_k": 0}
+        with httpx.stream("POST", url + "/v1/stream", json=req, timeout=60) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: token"):
+                    break  # generation has started: hang up
+        for _ in range(200):
+            if reasons:
+                break
+            time.sleep(0.05)
+    assert reasons and reasons[0][0] == "cancelled" and reasons[0][1] < 2000
