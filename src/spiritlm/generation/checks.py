@@ -28,15 +28,17 @@ def context_size(model) -> int | None:
 
 
 def check_prompts_arg(prompts) -> list:
-    """`generate_batch`'s first argument: a non-empty list of prompts (each a list of inputs or a string)."""
+    """`generate_batch`'s first argument: a non-empty list of prompts (inputs, a string or a Prompt)."""
     if isinstance(prompts, (str, bytes)) or not isinstance(prompts, Sequence):
         raise InvalidInput(f"generate_batch takes a list of prompts (each a list of (type, content) inputs or a "
                            f"token string), got {type(prompts).__name__} {prompts!r:.40}; for one prompt use "
                            "generate()")
     if not prompts:
         raise InvalidInput("generate_batch needs at least one prompt")
+    from .prompt import Prompt
+
     for n, p in enumerate(prompts):
-        if not isinstance(p, (str, list, tuple)) and not hasattr(p, "content_type"):
+        if not isinstance(p, (str, list, tuple, Prompt)) and not hasattr(p, "content_type"):
             raise InvalidInput(f"prompt {n} is a {type(p).__name__}; each prompt is a list of (type, content) "
                                "inputs, a GenerationInput, or a token string")
     return list(prompts)

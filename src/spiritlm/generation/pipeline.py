@@ -177,9 +177,12 @@ class SpiritLM:
     def generate_batch(self, prompts: Sequence, output_modality: OutputModality | str = OutputModality.ARBITRARY,
                        max_new_tokens: int | None = None, seed: int | None = None, speaker_id: int | None = None,
                        constrain: bool = True, stop_on_modality_switch: bool = True, compat: bool = False,
-                       synthesize: bool = True, generation_config=None, **gen_kwargs) -> list[GenerationResult]:
-        """Generate from several prompts at once (left-padded batch). Each prompt is a list of inputs or a
-        token string. `gen_kwargs` are `transformers.GenerationConfig` fields (do_sample, temperature, ...)."""
+                       synthesize: bool = True, generation_config=None, stopping_criteria=None,
+                       **gen_kwargs) -> list[GenerationResult]:
+        """Generate from several prompts at once (left-padded batch). Each prompt is a list of inputs, a
+        token string or an already built `Prompt`. `gen_kwargs` are `transformers.GenerationConfig` fields
+        (do_sample, temperature, ...). `stopping_criteria`: extra `transformers.StoppingCriteria` (called after
+        every step with the ids so far; the server streams and cancels rows through it)."""
         prompts = check_prompts_arg(prompts)
         settings = validate_generation_settings(max_new_tokens=max_new_tokens, seed=seed, **gen_kwargs)
         max_new_tokens, seed, gen_kwargs = settings.max_new_tokens, settings.seed, settings.generate_kwargs()
@@ -187,10 +190,11 @@ class SpiritLM:
                                        or speaker_id < 0):
             raise InvalidInput(f"speaker_id must be a non-negative integer (a vocoder speaker), got {speaker_id!r}")
         modality = OutputModality.parse(output_modality)
-        built = [prompt_from_string(p, self.tokenizer) if isinstance(p, str) else self.build_prompt(p, modality)
-                 for p in prompts]
+        built = [p if isinstance(p, Prompt) else prompt_from_string(p, self.tokenizer) if isinstance(p, str)
+                 else self.build_prompt(p, modality) for p in prompts]
         new_ids, reasons = self._generate_ids(built, modality, max_new_tokens, seed, constrain,
-                                              stop_on_modality_switch, compat, generation_config, gen_kwargs)
+                                              stop_on_modality_switch, compat, generation_config, gen_kwargs,
+                                              stopping_criteria)
         return [GenerationResult(self._outputs(ids, p, modality, speaker_id, compat, synthesize), p.text,
                                  p.ids, ids, reason) for ids, p, reason in zip(new_ids, built, reasons)]
 
@@ -206,7 +210,7 @@ class SpiritLM:
         return cfg
 
     def _generate_ids(self, prompts: list[Prompt], modality, max_new_tokens, seed, constrain, stop_switch, compat,
-                      generation_config, gen_kwargs) -> tuple[list[list[int]], list[str]]:
+                      generation_config, gen_kwargs, stopping_criteria=None) -> tuple[list[list[int]], list[str]]:
         import torch
         from transformers import LogitsProcessorList, set_seed
 
@@ -240,7 +244,8 @@ class SpiritLM:
             set_seed(seed)
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
-                                      generation_config=cfg, logits_processor=processors)
+                                      generation_config=cfg, logits_processor=processors,
+                                      stopping_criteria=stopping_criteria)
         results, reasons = [], []
         stop_set = set(stops)
         for row in out[:, width:].tolist():
