@@ -140,7 +140,10 @@ class Runner:
         pairs = releases.load_zerospeech(root, task, self.config.split)
         keys = list(dict.fromkeys(p.key for p in pairs))[: self.config.limit]
         pairs = [p for p in pairs if p.key in set(keys)]
-        text_pairs = list({p.key: p for p in pairs}.values())  # the text version: one row per pair
+        text_pairs = []  # the text version: one row per pair (its first voice's)
+        for p in pairs:
+            if p.key not in {q.key for q in text_pairs}:
+                text_pairs.append(p)
         out = {}
         for mod, use in (("T", text_pairs), ("S", pairs)):
             def build(p, mod=mod):
