@@ -25,11 +25,15 @@ from ..scoring import SeqScore, score_sequences
 Choice = tuple[Sequence[int], Sequence[Sequence[int]]]  # (context ids, candidate ids ...)
 
 
-def cache_kwarg(model) -> str:
-    """The forward argument that takes a KV cache: `cache` (transformers >= 5.2x) or `past_key_values`."""
+def _params(model) -> set[str]:
     import inspect
 
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return set(inspect.signature(model.forward).parameters)
+
+
+def cache_kwarg(model) -> str:
+    """The forward argument that takes a KV cache: `cache` (transformers >= 5.2x) or `past_key_values`."""
+    return "cache" if "cache" in _params(model) else "past_key_values"
 
 
 def output_cache(out):
@@ -84,8 +88,9 @@ def _shared_batch(model, items: Sequence[Choice], pad_id: int) -> list[list[SeqS
         ctx[r, lc - len(c):] = torch.tensor(list(c))
         cmask[r, lc - len(c):] = 1
     cpos = (cmask.cumsum(-1) - 1).clamp(min=0)
+    keep = {"logits_to_keep": 1} if "logits_to_keep" in _params(model) else {}  # only the last position's logits
     first = model(input_ids=ctx.to(device), attention_mask=cmask.to(device), position_ids=cpos.to(device),
-                  use_cache=True)
+                  use_cache=True, **keep)
     ks = [len(cands) for _, cands in items]
     rows = [(r, cand) for r, (_, cands) in enumerate(items) for cand in cands]
     owner = torch.tensor([r for r, _ in rows])
