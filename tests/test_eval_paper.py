@@ -92,7 +92,8 @@ def test_readers_on_the_published_layouts(data_root):
     assert detect(data_root) == {"swuggy": data_root / "zerospeech2021", "sblimp": data_root / "zerospeech2021",
                                  "ssc": data_root / "storycloze", "tsc": data_root / "storycloze",
                                  "mmlu": data_root / "mmlu" / "data",
-                                 "intent": data_root / "fluent_speech_commands_dataset"}
+                                 "intent": data_root / "fluent_speech_commands_dataset",
+                                 "ls-clean-asr": data_root / "LibriSpeech"}
 
 
 def test_readers_name_the_layout_problem(tmp_path):
@@ -192,9 +193,11 @@ def test_eval_paper_end_to_end_and_resume(data_root, lm, tmp_path, monkeypatch):
     from spiritlm.eval.likelihood import Segmenter
     from spiritlm.eval.scoring import score_sequences
 
-    cfg = PaperConfig("tiny", str(data_root), str(tmp_path / "o"), intent_shots=2, progress=False)
+    cfg = PaperConfig("tiny", str(data_root), str(tmp_path / "o"), intent_shots=2, asr_max_new=4, progress=False)
     first = run_paper(cfg, lm=lm)
-    assert set(first["benchmarks"]) == {"swuggy", "sblimp", "tsc", "ssc", "mmlu", "intent"}
+    assert set(first["benchmarks"]) == {"swuggy", "sblimp", "tsc", "ssc", "mmlu", "intent", "ls-clean-asr"}
+    asr = first["benchmarks"]["ls-clean-asr"]
+    assert (asr["n"], asr["shots_min"], asr["shots_max"]) == (2, 1, 1)  # the other utterance of the subset
     assert first["benchmarks"]["ssc"]["S2T"]["n"] == 2 and first["benchmarks"]["mmlu"]["n"] == 2
     # one cached item against a direct score of [BOS, [Text]] + story context, then the ending
     seg = Segmenter(lm)
@@ -206,4 +209,5 @@ def test_eval_paper_end_to_end_and_resume(data_root, lm, tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "score_choices_shared", lambda *a, **k: pytest.fail("resumed run rescored"))
     monkeypatch.setattr(runner, "intent_predict", lambda *a, **k: pytest.fail("resumed run regenerated"),
                         raising=False)
+    monkeypatch.setattr(lm, "generate_batch", lambda *a, **k: pytest.fail("resumed run re-transcribed"))
     assert run_paper(cfg, lm=lm) == first

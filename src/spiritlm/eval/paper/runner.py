@@ -10,7 +10,12 @@ sblimp     R/{zerospeech2021,sLM21,.}/syntactic/<split>/gold.csv   T and S pairs
 tsc, ssc   R/storycloze/{tSC,sSC}/ + {tSC,sSC}.csv                 T, S, T2S, S2T endings
 mmlu       R/mmlu/data/{dev,test}/                                 5-shot, letter with the best LL
 intent     R/fluent_speech_commands_dataset/data/                  30-shot greedy text, exact match
+ls-*-asr   R/LibriSpeech/test-{clean,other}/                      10-shot greedy ASR (<= 1024), %WER
 =========  =====================================================  ==================================
+
+ASR shots come from `R/LibriSpeech/train-clean-100` when present, else from the same subset (the
+query itself never among them); the shortest are taken so that the prompt fits the paper's 1024
+tokens ([P] App. B).
 
 Every scored item is appended to `<out>/items/<benchmark>.jsonl` as soon as its batch is done; a
 re-run reads those files and scores only what is missing, so an interrupted run resumes (the
@@ -35,7 +40,7 @@ from .batched import score_choices_shared
 
 logger = logging.getLogger(__name__)
 
-BENCHMARKS = ("swuggy", "sblimp", "tsc", "ssc", "mmlu", "intent")
+BENCHMARKS = ("swuggy", "sblimp", "tsc", "ssc", "mmlu", "intent", "ls-clean-asr", "ls-other-asr")
 DIRECTIONS = ("T", "S", "T2S", "S2T")
 
 
@@ -50,6 +55,9 @@ class PaperConfig:
     batch_size: int = 8
     intent_shots: int = 30
     mmlu_shots: int = 5
+    asr_shots: int = 10
+    asr_context: int = 1024
+    asr_max_new: int = 60
     seed: int = 0
     progress: bool = True
     fresh: bool = False
@@ -77,6 +85,9 @@ def detect(root: str | Path, split: str = "dev") -> dict[str, Path]:
         found["mmlu"] = hit.parent
     if (root / "fluent_speech_commands_dataset" / "data" / "test_data.csv").is_file():
         found["intent"] = root / "fluent_speech_commands_dataset"
+    for sub in ("clean", "other"):
+        if (root / "LibriSpeech" / f"test-{sub}").is_dir():
+            found[f"ls-{sub}-asr"] = root / "LibriSpeech"
     return found
 
 
@@ -234,6 +245,43 @@ class Runner:
         return {"acc": sum(r["pred"] == r["label"] for r in rows) / len(rows), "n": len(rows), "shots": k}
 
 
+def librispeech_asr(runner: Runner, name: str, root: Path) -> dict:
+    """10-shot ASR with the paper's flags (`eval.fewshot.asr_inputs`), greedy, corpus %WER."""
+    from ..fewshot import Shot, asr_inputs, cut_transcript
+    from ..metrics import error_rate
+
+    cfg, lm = runner.config, runner.lm
+    subset = "test-clean" if "clean" in name else "test-other"
+    test = releases.load_librispeech(root, subset)[: cfg.limit]
+    pool_name = "train-clean-100" if (root / "train-clean-100").is_dir() else subset
+    pool = releases.load_librispeech(root, pool_name)
+    pool = sorted(pool, key=lambda u: (len(u.text), u.id))
+    cache = ItemCache(runner.out / "items" / f"{name}.jsonl", cfg.fresh)
+    units: dict[str, object] = {}
+
+    def enc(u):
+        if u.id not in units:
+            units[u.id] = lm.speech_encoder.encode_units(load_audio(u.audio))
+        return units[u.id]
+
+    n_shots = []
+    for u in progress([t for t in test if t.id not in cache.rows], desc=name, enabled=cfg.progress):
+        shots: list = []
+        for cand in (c for c in pool if c.id != u.id):
+            trial = shots + [Shot(cand.text.lower(), enc(cand))]
+            if len(trial) > cfg.asr_shots or len(lm.build_prompt(asr_inputs(trial, enc(u)), "text").ids) + \
+                    cfg.asr_max_new > cfg.asr_context:
+                break
+            shots = trial
+        res = lm.generate_batch([asr_inputs(shots, enc(u))], output_modality="text", max_new_tokens=cfg.asr_max_new,
+                                seed=cfg.seed, synthesize=False, do_sample=False)[0]
+        cache.add([{"key": u.id, "text": u.text.lower(), "transcript": cut_transcript(res.text), "shots": len(shots)}])
+    rows = [cache.rows[t.id] for t in test]
+    n_shots = [r["shots"] for r in rows]
+    wer = error_rate([r["text"] for r in rows], [r["transcript"] for r in rows], "word")
+    return {"wer": wer.rate, "n": len(rows), "shots_min": min(n_shots), "shots_max": max(n_shots)}
+
+
 def shared_prefix(a, b, tol: float = 1e-4, frame: int = 640, min_samples: int = 8000) -> int:
     """Samples the two waveforms share (|a - b| <= tol), rounded down to a 40 ms unit frame; 0 when
     under `min_samples` (0.5 s) or when one is all prefix (no ending left to score)."""
@@ -270,7 +318,9 @@ def run_paper(config: PaperConfig, lm=None) -> dict:
     for name in todo:
         logger.info("paper eval: %s (%s)", name, found[name])
         method = {"swuggy": runner.zerospeech, "sblimp": runner.zerospeech, "tsc": runner.storycloze,
-                  "ssc": runner.storycloze, "mmlu": runner.mmlu, "intent": runner.intent}[name]
+                  "ssc": runner.storycloze, "mmlu": runner.mmlu, "intent": runner.intent,
+                  "ls-clean-asr": lambda n, r: librispeech_asr(runner, n, r),
+                  "ls-other-asr": lambda n, r: librispeech_asr(runner, n, r)}[name]
         results["benchmarks"][name] = method(name, found[name])
     write_report(results, Path(config.out))
     return results

@@ -10,6 +10,7 @@ runs, not with the paper's. Layouts written (see `releases`):
     R/storycloze/{sSC,tSC}/<id>_{correct,incorrect}.wav + {sSC,tSC}.csv
     R/mmlu/data/{dev,test}/arithmetic_{dev,test}.csv
     R/fluent_speech_commands_dataset/{data/*_data.csv, wavs/speakers/<spk>/*.wav}
+    R/LibriSpeech/{test-clean,test-other}/<speaker>/<chapter>/{*.flac,*.trans.txt}
 """
 
 from __future__ import annotations
@@ -149,6 +150,28 @@ def build_intent(root: Path, n_train: int, n_test: int, seed: int = 0) -> None:
                                                          "object", "location"), rows)
 
 
+LS_SENTENCES = ("the little boy ran to the river", "she opened the window in the morning",
+                "my mother made a basket of bread", "the doctor came to the market", "we saw a rabbit in the garden",
+                "it was a cold winter night", "he put the paper in his pocket", "the yellow table stood by the door")
+
+
+def build_librispeech(root: Path, n: int) -> None:
+    """test-clean and test-other, `n` utterances each, speaker folders of two espeak voices."""
+    engine, vs = _voices(4)
+    for s_i, subset in enumerate(("test-clean", "test-other")):
+        for v_i, voice in enumerate(vs[2 * s_i:2 * s_i + 2]):
+            spk, chap = 100 + 10 * s_i + v_i, 7
+            folder = root / "LibriSpeech" / subset / str(spk) / str(chap)
+            lines = []
+            for u in range(v_i, n, 2):
+                text = LS_SENTENCES[u % len(LS_SENTENCES)]
+                uid = f"{spk}-{chap}-{u:04d}"
+                write_audio(folder / f"{uid}.flac", _say(engine, voice, text))
+                lines.append(f"{uid} {text.upper()}")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{spk}-{chap}.trans.txt").write_text("\n".join(lines) + "\n")
+
+
 def build_standins(root: str | Path, n: int = 10, intent_train: int = 30, seed: int = 0) -> Path:
     """Every stand-in release under `root` with `n` items per benchmark; returns `root`."""
     root = Path(root)
@@ -156,4 +179,5 @@ def build_standins(root: str | Path, n: int = 10, intent_train: int = 30, seed: 
     build_storycloze(root, n, seed)
     build_mmlu(root, n, seed)
     build_intent(root, intent_train, n, seed)
+    build_librispeech(root, n)
     return root

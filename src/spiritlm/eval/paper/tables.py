@@ -3,8 +3,8 @@
 * Table 4 (zero-shot comprehension, token-normalised accuracy, %): WUG T/S, BLI T/S, tSC and sSC in
   the four directions, MMLU (5-shot);
 * Table 10 (raw / token-normalised accuracy, the same columns without MMLU);
-* Table 5 (few-shot): intent accuracy (30-shot). LibriSpeech ASR / TTS and STSP (Table 3) are not
-  run by this command (see `spiritlm eval asr|tts|stsp`) and show as "-".
+* Table 5 (few-shot): LibriSpeech ASR %WER (10-shot) and intent accuracy (30-shot). TTS %CER and
+  STSP (Table 3) are not run by this command (see `spiritlm eval tts|stsp`) and show as "-".
 
 Paper rows are [P] Tables 4, 5 and 10 (Spirit LM Base and Expressive, 7B). `directions.svg` draws
 the StoryCloze accuracy per direction, ours against the paper's, as a hand-written SVG (no plotting
@@ -66,7 +66,9 @@ def markdown(results: dict) -> str:
     t10 |= {k: [f"{_fmt(r)}/{_fmt(t)}" for r, t in zip(PAPER_T10_RAW[k], PAPER_T4[k])] for k in PAPER_T10_RAW}
     b = results["benchmarks"]
     intent = _fmt(100 * b["intent"]["acc"]) if "intent" in b else "-"
-    t5 = {me: ["-", "-", "-", "-", intent]} | {k: [_fmt(v) for v in vals] for k, vals in PAPER_T5.items()}
+    asr = {k: _fmt(100 * b[k]["wer"]) if k in b else "-" for k in ("ls-clean-asr", "ls-other-asr")}
+    t5 = {me: [asr["ls-clean-asr"], "-", asr["ls-other-asr"], "-", intent]}
+    t5 |= {k: [_fmt(v) for v in vals] for k, vals in PAPER_T5.items()}
     out = [f"# Paper evaluation: {me}", "",
            f"Data root `{results['data_root']}`, sLM21 split `{results['split']}`, limit {results['limit']} items "
            "per benchmark. Accuracies in %; '-' = not run.", "",
@@ -79,7 +81,7 @@ def markdown(results: dict) -> str:
             for mod in ("T", "S"):
                 parts = ", ".join(f"{k} {100 * v:.1f}" for k, v in b[name][mod]["token"].items() if v == v)
                 out.append(f"- {name} {mod} ({b[name][mod]['n_pairs']} pairs, token-normalised): {parts}")
-    for name in ("tsc", "ssc", "mmlu", "intent"):
+    for name in ("tsc", "ssc", "mmlu", "intent", "ls-clean-asr", "ls-other-asr"):
         if name in b:
             n = b[name]["n"] if "n" in b[name] else b[name]["T"]["n"]
             out.append(f"- {name}: {n} items")
