@@ -89,11 +89,24 @@ def build_zerospeech(root: Path, n: int, voices: int = 2, seed: int = 0) -> None
     _write_csv(syn / "gold.csv", ("filename", "voice", "type", "subtype", "id", "correct", "transcription"), srows)
 
 
-def _story(rng: random.Random) -> tuple[list[str], str, str]:
-    name, place = rng.choice(NAMES), rng.choice(PLACES)
-    ctx = [f"{name} wanted to go to {place}.", f"{name} asked a friend to come along.",
-           "They took the bus in the morning.", f"When they got to {place} it started to rain."]
-    return ctx, "They went home and dried their clothes.", "They were happy that it was so sunny."
+STORIES = (  # (four context sentences, true ending, the adversarial false ending of sSC); {n} name, {p} place
+    (("{n} wanted to go to {p}.", "{n} asked a friend to come along.", "They took the bus in the morning.",
+      "When they got to {p} it started to rain."),
+     "They went home and dried their clothes.", "They were happy that it was so sunny."),
+    (("{n} was very hungry.", "There was no food in the house.", "{n} walked to the shop.",
+      "The shop was open."), "{n} bought some bread and ate it.", "{n} was not hungry at all."),
+    (("{n} lost a key at {p}.", "{n} looked everywhere for it.", "A boy came to help.",
+      "The boy looked under a bench."), "He found the key and gave it back.", "{n} had never had a key."),
+    (("{n} had a test at school.", "{n} studied all night.", "In the morning {n} was tired.",
+      "The test was hard."), "But {n} still passed the test.", "{n} did not go to school that year."),
+)
+
+
+def _story(rng: random.Random) -> tuple[list[str], str, str, int]:
+    name, place, t = rng.choice(NAMES), rng.choice(PLACES), rng.randrange(len(STORIES))
+    ctx, good, bad = STORIES[t]
+    fill = {"n": name, "p": place}
+    return [c.format(**fill) for c in ctx], good.format(**fill), bad.format(**fill), t
 
 
 def build_storycloze(root: Path, n: int, seed: int = 0) -> None:
@@ -102,9 +115,9 @@ def build_storycloze(root: Path, n: int, seed: int = 0) -> None:
     stories = [_story(rng) for _ in range(n)]
     for kind in ("sSC", "tSC"):
         rows = []
-        for i, (ctx, good, bad) in enumerate(stories):
-            if kind == "tSC":  # a random ending: another story's true one, about another place
-                bad = f"The {rng.choice(WORDS)} was on the {rng.choice(WORDS)}."
+        for i, (ctx, good, bad, t) in enumerate(stories):
+            if kind == "tSC":  # a random ending: the true ending of a story of another kind
+                bad = rng.choice([st for st in stories if st[3] != t] or stories)[1]
             right = rng.choice((1, 2))
             ends = (good, bad) if right == 1 else (bad, good)
             sid = f"{kind.lower()}{i:03d}"
