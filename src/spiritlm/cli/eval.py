@@ -8,6 +8,8 @@
     spiritlm eval report interleaved.json no_interleaving.json --compare     # the ablation, side by side
     spiritlm eval stsp --ref ref.jsonl --pred pred.jsonl          # the official accuracy line
     spiritlm eval stsp-ref --manifest F --split test --out ref.jsonl
+    spiritlm eval paper --model M --data-root R [--only swuggy,tsc] --out paper-eval/   # the paper's tables
+    spiritlm eval paper-standins R --n 20          # synthetic stand-ins of the releases (not the real sets)
 
 Every field of a benchmark's config is an option (`--max-new-tokens`, `--no-reference`, ...), on top
 of `--preset` (default / tiny); `--limit 0` takes the whole split. The results file records the
@@ -86,6 +88,9 @@ def register(sub) -> None:
     s.add_argument("--limit", type=int, default=None)
     s.add_argument("--out", required=True)
     s.set_defaults(func=_run_stsp_ref)
+    from .eval_paper import register_paper
+
+    register_paper(bench)
 
 
 def _command(args, names: list[str]) -> str:

@@ -18,13 +18,15 @@ sentiment       T->S / S->T / T->T / S->S sentiment preservation (VADER, Whisper
 likelihood      word/non-word and grammatical pairs; tSC-style cloze T,S,T2S,S2T T4, T10
 stsp            the official STSP reference/prediction files and accuracy line  official §10
 report          Markdown table of results with the command and issue 7 targets
+paper/          the releases (sLM21, spoken StoryCloze, MMLU, FSC intent, LibriSpeech) T4, T5, T10
 ==============  ==============================================================  ====================
 
 Shared pieces: `metrics` (normalisation, WER/CER, pair ties, accuracy), `scoring` (sequence
 log-likelihoods), `asr_whisper` (offline Whisper tiny.en), `fewshot` (the paper's prompt formats),
 `common` (data selection, results). `unit_quality` (phone purity, PNMI of speech units) serves the
 speech-tokenizer training. Command line: `spiritlm eval <benchmark> ...` and
-`spiritlm eval all ...` (`spiritlm.cli.eval`).
+`spiritlm eval all ...` (`spiritlm.cli.eval`); the paper's tables on the public releases:
+`spiritlm eval paper --model M --data-root R` (`spiritlm.eval.paper`).
 """
 
 BENCHMARKS = {  # command name -> (module, config class)
