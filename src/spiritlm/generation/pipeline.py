@@ -28,6 +28,7 @@ from ..lm.model import LoadedLM, load_lm
 from ..tokens import Token, ids_to_tokens, parse_unit_string, tokens_to_units, units_to_tokens
 from ..units import SpeechUnits
 from .constraints import ModalityLogitsProcessor, allowed_mask, stop_ids
+from .decode import decode
 from .prompt import Prompt, build_prompt, prompt_from_string
 from .types import ContentType, GenerationInput, GenerationOutput, GenerationResult, OutputModality
 
@@ -56,6 +57,7 @@ class SpiritLM:
         self._speech_loader = speech_loader
         self._speech_error: str | None = None
         self._masks: dict[tuple, object] = {}
+        self.fast_decode = True  # False: always decode with transformers.generate (see decode.py)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | None = None, dtype=None,
@@ -210,8 +212,8 @@ class SpiritLM:
         if seed is not None:
             set_seed(seed)
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
-                                      generation_config=cfg, logits_processor=processors)
+            out = decode(self.model, input_ids.to(self.device), attention.to(self.device), cfg, processors,
+                         fast=self.fast_decode)
         results, reasons = [], []
         stop_set = set(stops)
         for row in out[:, width:].tolist():
