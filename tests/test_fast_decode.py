@@ -80,3 +80,18 @@ def test_fast_sampling_respects_mask(mini):
     hu_pi_st = set(range(mini.layout.id_range("hubert").start, mini.layout.vocab_size))
     ids = [i for r in res for i in r.new_ids]
     assert ids and set(ids) <= hu_pi_st | {mini.tokenizer.eos_id, mini.layout.text_marker_id}
+
+
+def test_decoder_follows_weight_changes(tiny_root):
+    lm = SpiritLM.from_pretrained(tiny_root / "spiritlm_model" / "spirit-lm-expressive-7b")
+    ids = torch.tensor([[1, 50, 60, 70]])
+    dec = FastDecoder(lm.model)
+    dec.generate(ids, max_new_tokens=3)
+    with torch.no_grad():  # an in-place update (a training step) must reach the fused weights
+        for layer in lm.model.model.layers:
+            layer.self_attn.q_proj.weight.mul_(-3.0)
+            layer.mlp.up_proj.weight.add_(0.5)
+    new = dec.generate(ids, max_new_tokens=6)
+    with torch.no_grad():
+        ref = lm.model(torch.cat([ids, new], 1)).logits[0, ids.shape[1] - 1:-1].argmax(-1)
+    assert new[0].tolist() == ref.tolist()

@@ -51,6 +51,60 @@ def _rope_theta(cfg) -> float:
     return float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0)))
 
 
+FUSE_MAX_BYTES = 1 << 30  # fuse q/k/v and gate/up weights (a copy) only for models below this size
+
+
+def _small(model) -> bool:
+    return sum(p.numel() * p.element_size() for p in model.parameters()) < FUSE_MAX_BYTES
+
+
+def _linear(module):
+    """A plain `nn.Linear` without bias is called as `F.linear` (no module-call overhead); others as is."""
+    if type(module) is torch.nn.Linear and module.bias is None:
+        w = module.weight
+        return lambda x: F.linear(x, w)
+    return module
+
+
+def _norm(module):
+    """HF's RMSNorm; in fp32 `F.rms_norm` computes exactly the same thing in one call."""
+    w = getattr(module, "weight", None)
+    if w is not None and w.dtype == torch.float32 and hasattr(module, "variance_epsilon"):
+        shape, eps = (w.shape[-1],), module.variance_epsilon
+        return lambda x: F.rms_norm(x, shape, w, eps)
+    return module
+
+
+@dataclass
+class _LayerPlan:
+    """One decoder layer's callables; `wqkv` / `wgu` are fused weights when the projections are plain Linears."""
+
+    norm1: object
+    norm2: object
+    q: object
+    k: object
+    v: object
+    o: object
+    gate: object
+    up: object
+    down: object
+    wqkv: torch.Tensor | None = None
+    wgu: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, layer, fuse: bool) -> _LayerPlan:
+        a, m = layer.self_attn, layer.mlp
+        plain = all(type(x) is torch.nn.Linear and x.bias is None
+                    for x in (a.q_proj, a.k_proj, a.v_proj, m.gate_proj, m.up_proj))
+        wqkv = wgu = None
+        if fuse and plain:
+            wqkv = torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]).detach()
+            wgu = torch.cat([m.gate_proj.weight, m.up_proj.weight]).detach()
+        return cls(_norm(layer.input_layernorm), _norm(layer.post_attention_layernorm), _linear(a.q_proj),
+                   _linear(a.k_proj), _linear(a.v_proj), _linear(a.o_proj), _linear(m.gate_proj),
+                   _linear(m.up_proj), _linear(m.down_proj), wqkv, wgu)
+
+
 class FastDecoder:
     """Decode with a `LlamaForCausalLM`'s own modules and a static KV cache."""
 
@@ -65,7 +119,19 @@ class FastDecoder:
         self.n_kv = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         self.theta = _rope_theta(cfg)
+        self.plans: list[_LayerPlan] = []
+        self._signature: tuple = ()
         self.step_fn = self._step
+
+    def _refresh(self) -> None:
+        """(Re)build the layer plans when the model's modules or weights changed since the last call
+        (the fused weights are copies; training or quantizing in place must not leave them stale)."""
+        sig = tuple((id(m), *((id(t), t.data_ptr(), t._version) for t in m.parameters(recurse=False)))
+                    for m in self.model.modules())
+        if sig != self._signature:
+            self.layers = list(self.model.model.layers)
+            self.plans = [_LayerPlan.of(layer, fuse=_small(self.model)) for layer in self.layers]
+            self._signature = sig
 
     def compile(self, **kwargs) -> FastDecoder:
         """Compile the one-token step with `torch.compile` (worth it on GPU; shapes stay static)."""
@@ -73,12 +139,12 @@ class FastDecoder:
         return self
 
     # ------------------------------------------------------------------ network
-    def _rope(self, positions: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """positions [B, T] -> cos, sin [B, 1, T, D] (HF's layout: the two halves share frequencies)."""
+    def _rope_table(self, total: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin [total, D] for positions 0..total-1 (HF's layout: the two halves share frequencies)."""
         d = self.head_dim
-        inv = 1.0 / (self.theta ** (torch.arange(0, d, 2, dtype=torch.int64, device=positions.device).float() / d))
-        freqs = positions[..., None].float() * inv  # [B, T, D/2]
-        emb = torch.cat([freqs, freqs], dim=-1)[:, None]
+        inv = 1.0 / (self.theta ** (torch.arange(0, d, 2, dtype=torch.int64, device=device).float() / d))
+        freqs = torch.arange(total, device=device).float()[:, None] * inv  # [total, D/2]
+        emb = torch.cat([freqs, freqs], dim=-1)
         return emb.cos().to(dtype), emb.sin().to(dtype)
 
     @staticmethod
@@ -86,37 +152,42 @@ class FastDecoder:
         half = x.shape[-1] // 2
         return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
 
-    def _layer(self, layer, h, cos, sin, cache, pos: int, bias):
+    def _layer(self, plan: _LayerPlan, h, cos, sin, cache, pos: int, bias):
         """h [B, T, C]; writes K/V at positions pos..pos+T of `cache` and attends over 0..pos+T."""
         B, T, _ = h.shape
-        attn = layer.self_attn
-        x = layer.input_layernorm(h)
-        q = attn.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
-        k = attn.k_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
-        v = attn.v_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
-        q, k = self._rotate(q, cos, sin), self._rotate(k, cos, sin)
+        nq, nkv, d = self.n_heads * self.head_dim, self.n_kv * self.head_dim, self.head_dim
+        x = plan.norm1(h)
+        if plan.wqkv is not None:
+            q, k, v = F.linear(x, plan.wqkv).split([nq, nkv, nkv], dim=-1)
+        else:
+            q, k, v = plan.q(x), plan.k(x), plan.v(x)
+        q = self._rotate(q.view(B, T, self.n_heads, d).transpose(1, 2), cos, sin)
+        k = self._rotate(k.view(B, T, self.n_kv, d).transpose(1, 2), cos, sin)
         kc, vc = cache
-        kc[:, :, pos:pos + T] = k
-        vc[:, :, pos:pos + T] = v
         end = pos + T
+        kc[:, :, pos:end] = k
+        vc[:, :, pos:end] = v.view(B, T, self.n_kv, d).transpose(1, 2)
         o = F.scaled_dot_product_attention(q, kc[:, :, :end], vc[:, :, :end], attn_mask=bias[..., :end],
                                            enable_gqa=self.n_kv != self.n_heads)
-        h = h + attn.o_proj(o.transpose(1, 2).reshape(B, T, -1))
-        x = layer.post_attention_layernorm(h)
-        mlp = layer.mlp
-        return h + mlp.down_proj(F.silu(mlp.gate_proj(x)) * mlp.up_proj(x))
+        h = h + plan.o(o.transpose(1, 2).reshape(B, T, -1))
+        x = plan.norm2(h)
+        if plan.wgu is not None:
+            g, u = F.linear(x, plan.wgu).chunk(2, dim=-1)
+        else:
+            g, u = plan.gate(x), plan.up(x)
+        return h + plan.down(F.silu(g) * u)
 
-    def _forward(self, ids, positions, caches, pos: int, bias) -> torch.Tensor:
+    def _forward(self, ids, positions, caches, pos: int, bias, rope) -> torch.Tensor:
         """ids [B, T] -> logits of the last position [B, V]."""
         m = self.model.model
         h = m.embed_tokens(ids)
-        cos, sin = self._rope(positions, h.dtype)
-        for layer, cache in zip(self.layers, caches):
-            h = self._layer(layer, h, cos, sin, cache, pos, bias)
+        cos, sin = rope[0][positions][:, None], rope[1][positions][:, None]  # [B, 1, T, D]
+        for plan, cache in zip(self.plans, caches):
+            h = self._layer(plan, h, cos, sin, cache, pos, bias)
         return self.model.lm_head(m.norm(h[:, -1:]))[:, 0].float()
 
-    def _step(self, tok, position, caches, pos: int, bias):
-        return self._forward(tok[:, None], position[:, None], caches, pos, bias)
+    def _step(self, tok, position, caches, pos: int, bias, rope):
+        return self._forward(tok[:, None], position[:, None], caches, pos, bias, rope)
 
     # ------------------------------------------------------------------ decoding
     def _choose(self, logits: torch.Tensor, s: SamplingConfig, generator) -> torch.Tensor:
@@ -142,6 +213,7 @@ class FastDecoder:
 
         `blocked` [V] bool: ids never generated. A row that emits one of `stop_ids` keeps it and is
         padded with `pad_id` afterwards; decoding ends when every row has stopped."""
+        self._refresh()
         B, L = input_ids.shape
         dev = input_ids.device
         if attention_mask is None:
@@ -167,7 +239,8 @@ class FastDecoder:
         stops = torch.tensor(list(stop_ids), dtype=torch.long, device=dev)
         out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long, device=dev)
         done = torch.zeros(B, dtype=torch.bool, device=dev)
-        logits = self._forward(input_ids, positions, caches, 0, prefill_bias)
+        rope = self._rope_table(total, dev, dtype)
+        logits = self._forward(input_ids, positions, caches, 0, prefill_bias, rope)
         for i in range(max_new_tokens):
             if blocked is not None:
                 n = min(len(blocked), logits.shape[-1])
@@ -179,5 +252,5 @@ class FastDecoder:
             if i + 1 == max_new_tokens or bool(done.all()):
                 return out[:, :i + 1]
             position = position + 1
-            logits = self.step_fn(tok, position, caches, L + i, key_bias)
+            logits = self.step_fn(tok, position, caches, L + i, key_bias, rope)
         return out
