@@ -26,8 +26,9 @@ def tensor_shapes(vocab: int, hidden: int, layers: int, ffn: int, heads: int, kv
     shapes: dict[str, tuple] = {"model.embed_tokens.weight": (vocab, hidden)}
     for i in range(layers):
         p = f"model.layers.{i}."
-        shapes |= {p + "self_attn.q_proj.weight": (hidden, hidden), p + "self_attn.k_proj.weight": (kv_heads * d, hidden),
-                   p + "self_attn.v_proj.weight": (kv_heads * d, hidden), p + "self_attn.o_proj.weight": (hidden, hidden),
+        a = p + "self_attn."
+        shapes |= {a + "q_proj.weight": (hidden, hidden), a + "k_proj.weight": (kv_heads * d, hidden),
+                   a + "v_proj.weight": (kv_heads * d, hidden), a + "o_proj.weight": (hidden, hidden),
                    p + "mlp.gate_proj.weight": (ffn, hidden), p + "mlp.up_proj.weight": (ffn, hidden),
                    p + "mlp.down_proj.weight": (hidden, ffn), p + "input_layernorm.weight": (hidden,),
                    p + "post_attention_layernorm.weight": (hidden,)}
@@ -69,7 +70,8 @@ def write_random_checkpoint(path: str | os.PathLike, variant: str = "base", hidd
     config = json.loads((path / "config.json").read_text())
     config |= {"hidden_size": hidden, "num_hidden_layers": layers, "intermediate_size": ffn,
                "num_attention_heads": heads, "num_key_value_heads": heads, "head_dim": hidden // heads,
-               "tie_word_embeddings": False, "torch_dtype": "bfloat16", "rope_theta": 10000.0, "max_position_embeddings": 4096}
+               "tie_word_embeddings": False, "torch_dtype": "bfloat16", "rope_theta": 10000.0,
+               "max_position_embeddings": 4096}
     if "rope_parameters" in config:
         config["rope_parameters"] = {"rope_theta": 10000.0, "rope_type": "default"}
     (path / "config.json").write_text(json.dumps(config, indent=2))
