@@ -29,8 +29,8 @@ def test_int8_follows_fp32_and_generates(tiny_small_dir):
 
 
 def test_bad_quantization_requests(tiny_small_dir):
-    with pytest.raises(ValueError, match="unknown quantization 'int4'; valid: int8"):
-        SpiritLM.from_pretrained(tiny_small_dir, quantize="int4")
+    with pytest.raises(ValueError, match="unknown quantization 'int3'; valid: int8, int8-weight, int4"):
+        SpiritLM.from_pretrained(tiny_small_dir, quantize="int3")
     lm = SpiritLM.from_pretrained(tiny_small_dir, dtype=torch.bfloat16)
     with pytest.raises(ValueError, match="needs an fp32 model, got torch.bfloat16"):
         quantize_lm(lm.model)

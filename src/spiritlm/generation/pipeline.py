@@ -30,6 +30,7 @@ from ..tokens import Token, ids_to_tokens, parse_unit_string, tokens_to_units, u
 from ..units import SpeechUnits
 from .checks import check_context, check_prompts_arg, check_speech_length, context_size
 from .constraints import ModalityLogitsProcessor, allowed_mask, stop_ids
+from .decode import decode
 from .prompt import Prompt, build_prompt, prompt_from_string
 from .settings import check_config, validate_generation_settings
 from .types import ContentType, GenerationInput, GenerationOutput, GenerationResult, OutputModality
@@ -59,6 +60,7 @@ class SpiritLM:
         self._speech_loader = speech_loader
         self._speech_error: str | None = None
         self._masks: dict[tuple, object] = {}
+        self.fast_decode = True  # False: always decode with transformers.generate (see decode.py)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | None = None, dtype=None,
@@ -243,9 +245,8 @@ class SpiritLM:
         if seed is not None:
             set_seed(seed)
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
-                                      generation_config=cfg, logits_processor=processors,
-                                      stopping_criteria=stopping_criteria)
+            out = decode(self.model, input_ids.to(self.device), attention.to(self.device), cfg, processors,
+                         fast=self.fast_decode, stopping_criteria=stopping_criteria)
         results, reasons = [], []
         stop_set = set(stops)
         for row in out[:, width:].tolist():

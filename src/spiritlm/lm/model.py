@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
                 "pytorch_model.bin.index.json")
 LAYOUT_FILE = "spiritlm.json"
+LAZY_QUANTIZE = {"int8-weight": "int8", "int4": "int4"}  # quantize= options of the lazy loader
 
 
 @dataclass
@@ -102,7 +103,8 @@ def check_device(device) -> str:
 def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=None,
             quantize: str | None = None) -> LoadedLM:
     """Load model + tokenizer. fp32 on CPU (no fast bf16 there), bf16 on GPU, unless `dtype` says.
-    `quantize="int8"`: int8 dynamic quantization of the linear layers (CPU; see `lm/quantize.py`)."""
+    `quantize="int8"`: int8 dynamic quantization of the linear layers (CPU; see `lm/quantize.py`);
+    `"int8-weight"` / `"int4"`: weight-only int8 / int4 (group 128) loaded lazily, for 7B on CPU (`lm/lazy_load.py`)."""
     import torch
     import transformers
     from transformers import LlamaForCausalLM
@@ -116,6 +118,17 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise FileNotFoundError(f"no weights in {path}: expected one of {', '.join(WEIGHT_FILES)}")
     tokenizer = TextTokenizer.from_dir(path, layout)
+    if quantize in LAZY_QUANTIZE:  # weight-only int8 / int4, loaded tensor by tensor (lm/lazy_load.py)
+        from .lazy_load import build_lazy
+
+        if str(device or "cpu") != "cpu":
+            raise ValueError(f"quantize={quantize!r} runs on CPU; got device {device!r}")
+        return LoadedLM(build_lazy(path, LAZY_QUANTIZE[quantize]), tokenizer, layout, path)
+    if quantize is not None:
+        from .quantize import QUANT_MODES
+
+        if quantize not in QUANT_MODES:
+            raise InvalidInput(f"unknown quantization {quantize!r}; valid: int8, int8-weight, int4")
     if dtype is None:
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
     key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"

@@ -14,7 +14,7 @@ import warnings
 
 logger = logging.getLogger(__name__)
 
-QUANT_MODES = ("int8",)
+QUANT_MODES = ("int8",)  # load_lm also takes "int8-weight" and "int4" (weight-only, lm/lazy_load.py)
 
 
 def quantize_lm(model, mode: str = "int8"):
@@ -23,7 +23,7 @@ def quantize_lm(model, mode: str = "int8"):
     from torch import nn
 
     if mode not in QUANT_MODES:
-        raise ValueError(f"unknown quantization {mode!r}; valid: {', '.join(QUANT_MODES)}")
+        raise ValueError(f"unknown quantization {mode!r}; valid: int8, int8-weight, int4")
     p = next(model.parameters())
     if p.device.type != "cpu":
         raise ValueError(f"int8 dynamic quantization runs on CPU; the model is on {p.device}")

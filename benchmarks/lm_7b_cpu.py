@@ -1,0 +1,105 @@
+"""7B on CPU: lazy load peak RSS and load time, and decode tok/s against the memory roofline, per quantize= option.
+
+Writes (once) a random bf16 checkpoint in Meta's 7B layout (`spiritlm.lm.random_checkpoint`, ~13.5 GB)
+under --path, then for each option, in a fresh process (so that ru_maxrss is that option's own peak):
+load it lazily, decode --new tokens greedily at batch 1 with the fast loop, and print
+  load s, peak RSS (and its ratio to the final weights), tok/s,
+  roofline tok/s = bandwidth / bytes of weights read per token, with the bandwidth measured in the
+  same process by summing a 1 GiB tensor, and tok/s as a % of it.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/lm_7b_cpu.py --path /tmp/spiritlm-7b/spirit-lm-base-7b --quantize int4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def bandwidth(gib: float = 1.0, rounds: int = 3) -> float:
+    """Bytes/s of a streaming read (sum over a large fp32 tensor), best of `rounds`."""
+    x = torch.ones(int(gib * 2**30) // 4)
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.perf_counter()
+        float(x.sum())
+        best = min(best, time.perf_counter() - t)
+    del x
+    return gib * 2**30 / best
+
+
+def weight_bytes(model) -> tuple[int, int]:
+    """(all weight bytes, bytes read per decoded token: everything but the embedding table)."""
+    from spiritlm.lm.weight_only import WeightOnlyLinear
+
+    total = per_token = 0
+    for name, m in model.named_modules():
+        if isinstance(m, WeightOnlyLinear):
+            n = m.weight_bytes
+        else:
+            n = sum(p.numel() * p.element_size() for p in m.parameters(recurse=False))
+        total += n
+        per_token += 0 if "embed_tokens" in name else n
+    return total, per_token
+
+
+def one(path: str, quantize: str, new: int, threads: int) -> dict:
+    from spiritlm.lm.fast_decode import FastDecoder
+    from spiritlm.lm.model import load_lm
+
+    torch.set_num_threads(threads)
+    t = time.perf_counter()
+    model = load_lm(path, device="cpu", quantize=quantize).model
+    load_s = time.perf_counter() - t
+    peak_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    total, per_token = weight_bytes(model)
+    dec = FastDecoder(model)
+    ids = torch.tensor([[1, 415, 10150, 338]])
+    dec.generate(ids, max_new_tokens=2)  # warm-up
+    t = time.perf_counter()
+    out = dec.generate(ids, max_new_tokens=new)
+    tok_s = out.shape[1] / (time.perf_counter() - t)
+    bw = bandwidth()
+    return {"quantize": quantize, "load_s": load_s, "peak_rss_load": peak_load,
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "weights": total,
+            "per_token": per_token, "tok_s": tok_s, "bandwidth": bw, "roofline": bw / per_token}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--path", required=True, help="checkpoint folder (written with random weights if missing)")
+    p.add_argument("--variant", default="base", choices=["base", "expressive"])
+    p.add_argument("--quantize", nargs="+", default=["int4", "int8-weight"])
+    p.add_argument("--new", type=int, default=8)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        print(json.dumps(one(args.path, args.one, args.new, args.threads)))
+        return
+    if not Path(args.path, "model.safetensors").is_file():
+        from spiritlm.lm.random_checkpoint import write_random_checkpoint
+
+        t = time.perf_counter()
+        write_random_checkpoint(args.path, args.variant)
+        print(f"wrote a random 7B checkpoint to {args.path} in {time.perf_counter() - t:.0f} s")
+    print(f"{args.threads} thread(s), batch 1, greedy, {args.new} new tokens; GB = 1e9 bytes")
+    for q in args.quantize:
+        r = subprocess.run([sys.executable, __file__, "--path", args.path, "--one", q, "--new", str(args.new),
+                            "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+        m = json.loads(r.stdout.strip().splitlines()[-1])
+        print(f"{q:12s} load {m['load_s']:6.1f} s  peak RSS {m['peak_rss'] / 1e9:5.2f} GB "
+              f"({m['peak_rss'] / m['weights']:.2f}x final weights {m['weights'] / 1e9:.2f} GB)  "
+              f"{m['tok_s']:5.2f} tok/s  bandwidth {m['bandwidth'] / 1e9:5.1f} GB/s  roofline "
+              f"{m['roofline']:5.2f} tok/s  -> {100 * m['tok_s'] / m['roofline']:4.0f} % of roofline")
+
+
+if __name__ == "__main__":
+    main()
