@@ -34,6 +34,8 @@ def _as_units(values, name: str) -> np.ndarray:
         arr = np.asarray(values, dtype=np.int64).reshape(-1)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{name} units must be integers, got {values!r:.80}") from e
+    except OverflowError:
+        raise ValueError(f"a {name} unit is out of range (larger than any vocabulary: over 2**63 - 1)") from None
     if arr.size and arr.min() < 0:
         raise ValueError(f"{name} units must be non-negative, got {int(arr.min())}")
     return arr

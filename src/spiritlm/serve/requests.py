@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,36 +73,29 @@ def _typed(body: dict, key: str, kinds, default=None):
     return value
 
 
-def _number(body: dict, key: str, low: float, high: float, low_open: bool, what: str) -> float | None:
-    value = _typed(body, key, (int, float))
-    if value is None:
-        return None
-    below = value <= low if low_open else value < low
-    if not math.isfinite(value) or below or value > high:
-        raise RequestError(f"{key!r} must be a finite number {what}, got {value!r}")
-    return float(value)
-
-
 def sampling_settings(body: dict) -> dict:
-    do_sample = _typed(body, "do_sample", bool, True)
-    values = {"temperature": _number(body, "temperature", 0.0, 100.0, True, "in (0, 100]"),
-              "top_p": _number(body, "top_p", 0.0, 1.0, True, "in (0, 1]"),
-              "repetition_penalty": _number(body, "repetition_penalty", 0.0, 100.0, True, "in (0, 100]")}
-    top_k = _typed(body, "top_k", int)
-    if top_k is not None and not 0 <= top_k <= 100000:
-        raise RequestError(f"'top_k' must be an integer in 0..100000 (0: no top-k), got {top_k}")
-    values["top_k"] = top_k
-    ignored = [k for k in ("temperature", "top_p", "top_k") if values[k] is not None]
-    if body.get("seed") is not None:
-        ignored.append("seed")
-    if not do_sample and ignored:
-        raise RequestError(f"{', '.join(map(repr, ignored))} only apply when sampling; remove them or set "
-                           "'do_sample': true (greedy decoding is 'do_sample': false alone)")
-    return {"do_sample": do_sample} | {k: v for k, v in values.items() if v is not None}
+    """The request's sampling fields, checked by the one rule the CLI and the Python API use
+    (`generation.settings.validate_generation_settings`); JSON types are checked strictly first (a JSON
+    true/false is never a number). The server samples unless the body says `"do_sample": false`."""
+    from ..errors import InvalidSetting
+    from ..generation.settings import validate_generation_settings
+
+    given = {k: _typed(body, k, (int, float)) for k in ("temperature", "top_p", "repetition_penalty")}
+    given["top_k"] = _typed(body, "top_k", int)
+    if given["top_k"] is not None and given["top_k"] > 100000:
+        raise RequestError(f"top_k must be an integer 0..100000 (0: no top-k), got {given['top_k']}")
+    do_sample = _typed(body, "do_sample", bool)
+    try:
+        s = validate_generation_settings(do_sample=do_sample, seed=_typed(body, "seed", int),
+                                         **{k: v for k, v in given.items() if v is not None})
+    except InvalidSetting as e:
+        raise RequestError(str(e)) from None
+    values = {k: getattr(s, k) for k in given if getattr(s, k) is not None}
+    return {"do_sample": True if s.do_sample is None else s.do_sample} | values
 
 
 def _speech_input(i: int, item: dict) -> tuple[str, Any]:
-    from ..tokens import string_to_units
+    from ..audio import speech_kind
 
     has = [k for k in ("audio", "units") if k in item]
     if len(has) != 1:
@@ -118,10 +110,12 @@ def _speech_input(i: int, item: dict) -> tuple[str, Any]:
             raise RequestError(f"inputs[{i}].audio is not valid base64: {e}") from None
     if not isinstance(item["units"], str) or not item["units"].strip():
         raise RequestError(f"inputs[{i}].units must be a non-empty unit string like '[Hu12][Hu7]'")
-    try:  # no style filled in: the model's own default applies (the mini model has no [St71])
-        return "speech", string_to_units(item["units"], missing_style=None)
-    except (ValueError, TypeError) as e:
-        raise RequestError(f"inputs[{i}].units: {e}") from None
+    if speech_kind(item["units"]) != "unit_string":  # the API's rule; a server never opens a path
+        raise RequestError(f"inputs[{i}].units must be a unit string starting with '[', like '[Hu12][Hu7]'; "
+                           f"got {item['units'][:40]!r}")
+    # passed on as the string: the model checks it against its own layout (no [Pi]/[St] on Base, ranges)
+    # exactly as the Python API does; no style is filled in, the model's own default applies
+    return "speech", item["units"].strip()
 
 
 def parse_inputs(items: Any) -> list[tuple[str, Any]]:
@@ -172,11 +166,10 @@ def parse_request(body: Any) -> GenerateRequest:
         call = {"prompt": body["prompt"]}
     else:
         call = {"inputs": parse_inputs(body["inputs"])}
+    sampling = sampling_settings(body)  # also checks the seed (0..2**32-1)
     seed = _typed(body, "seed", int)
-    if seed is not None and not 0 <= seed < 2**32:
-        raise RequestError(f"'seed' must be an integer in 0..{2**32 - 1}, got {seed}")
     speaker = _typed(body, "speaker_id", int)
     if speaker is not None and speaker < 0:
         raise RequestError(f"'speaker_id' must be >= 0, got {speaker}")
     return GenerateRequest(call, modality.lower(), max_new, seed, speaker, _typed(body, "return_audio", bool, True),
-                           sampling_settings(body))
+                           sampling)
