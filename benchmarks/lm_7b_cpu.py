@@ -50,21 +50,35 @@ def weight_bytes(model) -> tuple[int, int]:
     return total, per_token
 
 
+BASELINE = "bf16-generate"  # the official path on CPU: bf16 weights (from_pretrained), transformers.generate
+
+
 def one(path: str, quantize: str, new: int, threads: int) -> dict:
     from spiritlm.lm.fast_decode import FastDecoder
     from spiritlm.lm.model import load_lm
 
     torch.set_num_threads(threads)
     t = time.perf_counter()
-    model = load_lm(path, device="cpu", quantize=quantize).model
+    if quantize == BASELINE:
+        model = load_lm(path, device="cpu", dtype=torch.bfloat16).model
+    else:
+        model = load_lm(path, device="cpu", quantize=quantize).model
     load_s = time.perf_counter() - t
     peak_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     total, per_token = weight_bytes(model)
-    dec = FastDecoder(model)
     ids = torch.tensor([[1, 415, 10150, 338]])
-    dec.generate(ids, max_new_tokens=2)  # warm-up
+    if quantize == BASELINE:
+        def run(n):
+            with torch.inference_mode():
+                return model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)[:, ids.shape[1]:]
+    else:
+        dec = FastDecoder(model)
+
+        def run(n):
+            return dec.generate(ids, max_new_tokens=n)
+    run(2)  # warm-up
     t = time.perf_counter()
-    out = dec.generate(ids, max_new_tokens=new)
+    out = run(new)
     tok_s = out.shape[1] / (time.perf_counter() - t)
     bw = bandwidth()
     return {"quantize": quantize, "load_s": load_s, "peak_rss_load": peak_load,
@@ -76,7 +90,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--path", required=True, help="checkpoint folder (written with random weights if missing)")
     p.add_argument("--variant", default="base", choices=["base", "expressive"])
-    p.add_argument("--quantize", nargs="+", default=["int4", "int8-weight"])
+    p.add_argument("--quantize", nargs="+", default=[BASELINE, "int8-weight", "int4"],
+                   help=f"options to measure; {BASELINE!r} is the baseline the ratios are against")
     p.add_argument("--new", type=int, default=8)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--one", help=argparse.SUPPRESS)
@@ -91,14 +106,20 @@ def main() -> None:
         write_random_checkpoint(args.path, args.variant)
         print(f"wrote a random 7B checkpoint to {args.path} in {time.perf_counter() - t:.0f} s")
     print(f"{args.threads} thread(s), batch 1, greedy, {args.new} new tokens; GB = 1e9 bytes")
+    base = None
     for q in args.quantize:
         r = subprocess.run([sys.executable, __file__, "--path", args.path, "--one", q, "--new", str(args.new),
-                            "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+                            "--threads", str(args.threads)], capture_output=True, text=True)
+        if r.returncode:
+            print(f"{q:14s} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+            continue
         m = json.loads(r.stdout.strip().splitlines()[-1])
-        print(f"{q:12s} load {m['load_s']:6.1f} s  peak RSS {m['peak_rss'] / 1e9:5.2f} GB "
+        base = m["tok_s"] if q == BASELINE else base
+        ratio = f"  {m['tok_s'] / base:5.1f}x {BASELINE}" if base else ""
+        print(f"{q:14s} load {m['load_s']:6.1f} s  peak RSS {m['peak_rss'] / 1e9:5.2f} GB "
               f"({m['peak_rss'] / m['weights']:.2f}x final weights {m['weights'] / 1e9:.2f} GB)  "
-              f"{m['tok_s']:5.2f} tok/s  bandwidth {m['bandwidth'] / 1e9:5.1f} GB/s  roofline "
-              f"{m['roofline']:5.2f} tok/s  -> {100 * m['tok_s'] / m['roofline']:4.0f} % of roofline")
+              f"{m['tok_s']:5.2f} tok/s{ratio}  bandwidth {m['bandwidth'] / 1e9:5.1f} GB/s  roofline "
+              f"{m['roofline']:5.2f} tok/s  -> {100 * m['tok_s'] / m['roofline']:4.0f} % of roofline", flush=True)
 
 
 if __name__ == "__main__":

@@ -49,9 +49,10 @@ class RssSampler(threading.Thread):
             self.peak = max(self.peak, rss_mb(self.pid))
 
 
-def start_server(model: str, threads: int) -> tuple[subprocess.Popen, str]:
+def start_server(model: str, threads: int, first_chunk: int = 5) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "spiritlm.cli", "serve", "--model", model, "--port", "0",
-                             "--threads", str(threads), "--max-queue", "256"],
+                             "--threads", str(threads), "--max-queue", "256",
+                             "--first-chunk-units", str(first_chunk)],
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if "serving" not in line:
@@ -178,8 +179,9 @@ def main() -> None:
     ap.add_argument("--malformed", type=float, default=0.10)
     ap.add_argument("--threads", type=int, default=2, help="torch threads of the server")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--first-chunk-units", type=int, default=5, help="the server's --first-chunk-units")
     args = ap.parse_args()
-    proc, url = start_server(args.model, args.threads)
+    proc, url = start_server(args.model, args.threads, args.first_chunk_units)
     sampler = RssSampler(proc.pid)
     try:
         audio = speech_b64()

@@ -139,9 +139,10 @@ def test_stream_sends_tokens_text_audio_then_done(client, lm):
     final_units = "".join(o["units"] for o in done["outputs"] if o["type"] == "speech")
     assert final_units.count("[Hu") == len(hu) and f"[Hu{hu[0]}]" in final_units
     audio = [d for n, d in events if n == "audio"]
-    # chunks: the first after 10 [Hu], then every 25, then the rest; FakeVocoder gives 640 samples per unit
+    # chunks: the first after 5 [Hu] (ServeConfig.first_chunk_units), then every 25, then the rest;
+    # FakeVocoder gives 640 samples per unit
     sizes = [len(sf.read(io.BytesIO(base64.b64decode(a["audio"])))[0]) for a in audio]
-    expected = [10, 25, len(hu) - 35] if len(hu) > 35 else [10, len(hu) - 10]
+    expected = [5, 25, len(hu) - 30] if len(hu) > 30 else [5, len(hu) - 5]
     assert sizes == [640 * n for n in expected if n > 0]
     assert done["timings"]["audio_seconds"] == round(640 * len(hu) / 16000, 3)
     assert 0 < done["timings"]["first_token_s"] <= done["timings"]["first_audio_s"] <= done["timings"]["total_s"]

@@ -71,6 +71,9 @@ def register(sub) -> None:
     v.add_argument("--time-limit", type=float, default=120.0, help="seconds per request, queue included (120)")
     v.add_argument("--read-timeout", type=float, default=10.0, help="seconds for a request body to arrive (10)")
     v.add_argument("--grace", type=float, default=30.0, help="seconds to finish requests on SIGTERM/SIGINT (30)")
+    v.add_argument("--first-chunk-units", type=int, default=5,
+                   help="[Hu] units before the first streamed audio chunk (default 5: 0.2 s of speech)")
+    v.add_argument("--chunk-units", type=int, default=25, help="[Hu] units per later audio chunk (default 25)")
     v.add_argument("--threads", type=int, help="torch CPU threads")
     v.add_argument("--quantize", choices=["int8"], help="int8 dynamic quantization of the LM (faster on CPU)")
     v.set_defaults(func=run_serve)
@@ -188,7 +191,8 @@ def run_serve(args) -> int:
     token = args.token or os.environ.get("SPIRITLM_API_TOKEN") or None
     check_bind(args.host, token)
     config = ServeConfig(max_batch=args.max_batch, max_queue=args.max_queue, time_limit_s=args.time_limit,
-                         read_timeout_s=args.read_timeout, token=token)
+                         read_timeout_s=args.read_timeout, token=token,
+                         first_chunk_units=args.first_chunk_units, chunk_units=args.chunk_units)
     if args.threads:
         import torch
 

@@ -46,8 +46,16 @@ class ServeConfig:
     max_body_bytes: int = 16 * 1024 * 1024
     read_timeout_s: float = 10.0
     token: str | None = None
-    first_chunk_units: int = 10
+    first_chunk_units: int = 5  # [Hu] units before the first audio chunk (0.2 s of speech)
     chunk_units: int = 25
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "max_queue", "max_body_bytes", "first_chunk_units", "chunk_units"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        for name in ("time_limit_s", "read_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)!r}")
 
 
 def context_length(lm) -> int:

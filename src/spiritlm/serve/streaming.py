@@ -8,7 +8,8 @@ generation thread. The stream turns ids into events:
     audio  {"t": 0.48, "index": 0, "seconds": 0.4, "audio": <base64 16 kHz wav>}
 
 Speech is vocoded in chunks while the LM is still generating: the first chunk as soon as a speech run
-has `first_chunk` [Hu] units (0.4 s at 25 Hz), then every `chunk` units, and the rest when the run ends.
+has `first_chunk` [Hu] units (the server default 5: 0.2 s at 25 Hz), then every `chunk` units, and the
+rest when the run ends.
 Each chunk is synthesized with `context` units of the run before it and only its own share of the
 samples is kept, so that chunk borders sound like the offline synthesis; vocoding runs on its own
 thread, so the LM does not wait for it. Times `t` are seconds since the request arrived.
