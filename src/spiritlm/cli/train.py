@@ -7,7 +7,8 @@ import importlib
 TRAIN_MODULES: list[str] = ["spiritlm.training.lm", "spiritlm.training.vqvae", "spiritlm.training.style",
                               "spiritlm.training.vocoder", "spiritlm.training.kmeans", "spiritlm.training.hubert",
                               "spiritlm.training.spectral_vocoder", "spiritlm.training.phone_encoder",
-                              "spiritlm.training.world_vocoder", "spiritlm.eval.prosody"]
+                              "spiritlm.training.prosody_style", "spiritlm.training.world_vocoder",
+                              "spiritlm.eval.prosody"]
 # each has register(subparsers)
 
 
