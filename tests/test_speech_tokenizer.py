@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from spiritlm.audio import AudioError
-from spiritlm.interfaces import SpeechEncoder
+from spiritlm.generation.interfaces import SpeechEncoder
 from spiritlm.speech.hubert import load_hubert
 from spiritlm.speech.quantizer import load_quantizer
 from spiritlm.speech.random_checkpoints import write_hubert_checkpoints

@@ -124,7 +124,7 @@ def test_our_folder_defaults(tmp_path):
     default (8) does not exist; official folders keep speaker 2 / style 8."""
     import json
 
-    from spiritlm.recipe import set_vocoder_defaults
+    from spiritlm.training.recipe import set_vocoder_defaults
     from spiritlm.vocoder.unit_vocoder import folder_defaults
 
     cfg = replace(VocoderConfig.preset("tiny"), num_styles=8)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from ..speech_bundle import SpeechSpec, has_bundle, read_spec
+from ..speech.bundle import SpeechSpec, has_bundle, read_spec
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ A checkpoints root in the official layout holds both sides::
 
 The root is the LM folder's grandparent when that has a `speech_tokenizer/` folder (Meta's download,
 our shipped bundles), else ``$SPIRITLM_CHECKPOINTS_DIR``. A root with `speech_tokenizer/speech.json`
-holds our own trained parts (`spiritlm.speech_bundle`); otherwise Meta's files are read through the
+holds our own trained parts (`spiritlm.speech.bundle`); otherwise Meta's files are read through the
 official factories. The encoder loads when audio is first encoded, the vocoder when audio is first
 synthesized.
 """
@@ -59,7 +59,7 @@ class LazyEncoder:
 
 def official_speech_tokenizer(lm, **kwargs):
     """`spiritlm_base(**kwargs)` or `spiritlm_expressive(**kwargs)` for this LM's variant and root."""
-    from .. import speech_bundle
+    from ..speech import bundle as speech_bundle
     from ..speech_tokenizer import SpiritLMTokenizer, spiritlm_base, spiritlm_expressive
 
     kwargs.setdefault("root", speech_root_for(lm.path))
@@ -78,7 +78,7 @@ def default_speech_loader(device: str = "cpu", **kwargs):
     """A `SpeechLoader` for `SpiritLM`: (encoder, vocoder) from our bundle or the official factories."""
 
     def load(lm):
-        from .. import speech_bundle
+        from ..speech import bundle as speech_bundle
 
         root = speech_root_for(lm.path)
         if speech_bundle.has_bundle(root):

@@ -1,4 +1,4 @@
-"""`UnitVocoder`: the user-facing vocoder (implements `spiritlm.interfaces.Vocoder`).
+"""`UnitVocoder`: the user-facing vocoder (implements `spiritlm.generation.interfaces.Vocoder`).
 
     >>> voc = load_vocoder("checkpoints/speech_tokenizer/hifigan_spiritlm_base")  # doctest: +SKIP
     >>> wav = voc.decode("[Hu99][Hu49][Hu38]", speaker_id="ex02")                 # doctest: +SKIP

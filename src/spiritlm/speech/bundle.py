@@ -75,18 +75,18 @@ def _part(root: str | os.PathLike, rel: str) -> Path:
 
 def load_encoder(root: str | os.PathLike, variant: str = "base", device: str = "cpu"):
     """The `SpeechTokenizer` (HuBERT + quantizer [+ pitch + style]) of a variant."""
-    from .speech.hubert import load_hubert
-    from .speech.quantizer import load_quantizer
-    from .speech.tokenizer import SpeechTokenizer
+    from .hubert import load_hubert
+    from .quantizer import load_quantizer
+    from .tokenizer import SpeechTokenizer
 
     spec = read_spec(root, variant)
     pitch = style = None
     if spec.pitch:
-        from .speech.pitch import PitchTokenizer
+        from .pitch import PitchTokenizer
 
         pitch = PitchTokenizer.load(_part(root, spec.pitch), device=device)
     if spec.style:
-        from .speech.style import StyleTokenizer
+        from .style import StyleTokenizer
 
         style = StyleTokenizer.load(_part(root, spec.style), device=device)
     hubert = load_hubert(_part(root, spec.hubert), spec.layer)
@@ -95,7 +95,7 @@ def load_encoder(root: str | os.PathLike, variant: str = "base", device: str = "
 
 
 def load_bundle_vocoder(root: str | os.PathLike, variant: str = "base", device: str = "cpu"):
-    from .vocoder import load_vocoder
+    from ..vocoder import load_vocoder
 
     spec = read_spec(root, variant)
     if not spec.vocoder:
@@ -104,7 +104,7 @@ def load_bundle_vocoder(root: str | os.PathLike, variant: str = "base", device: 
 
 
 def base_encoder(root: str) -> object:
-    """Factory for `spiritlm data units --encoder spiritlm.speech_bundle:base_encoder --encoder-arg ROOT`."""
+    """Factory for `spiritlm data units --encoder spiritlm.speech.bundle:base_encoder --encoder-arg ROOT`."""
     return load_encoder(root, "base")
 
 
@@ -114,16 +114,16 @@ def expressive_encoder(root: str) -> object:
 
 def inventory(root: str | os.PathLike, variant: str = "base") -> dict[str, int]:
     """How many distinct units each stream of a variant can emit (sizes the LM's token layout)."""
-    from .speech.quantizer import load_quantizer
+    from .quantizer import load_quantizer
 
     spec = read_spec(root, variant)
     sizes = {"n_hubert": int(load_quantizer(_part(root, spec.quantizer)).n_units)}
     if spec.pitch:
-        from .speech.pitch import PitchTokenizer
+        from .pitch import PitchTokenizer
 
         sizes["n_pitch"] = int(PitchTokenizer.load(_part(root, spec.pitch)).config.vqvae.vq.l_bins)
     if spec.style:
-        from .speech.style import StyleTokenizer
+        from .style import StyleTokenizer
 
         sizes["n_style"] = len(StyleTokenizer.load(_part(root, spec.style)).labels)
     return sizes
