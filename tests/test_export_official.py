@@ -21,9 +21,9 @@ import torch
 
 from spiritlm.checkpoints import bundled_root
 from spiritlm.export import export_official
-from spiritlm.export.speech import kmeans_as_linear
 from spiritlm.lm.model import write_layout
 from spiritlm.lm.tiny import write_tiny_checkpoint
+from spiritlm.speech.quantizer import kmeans_as_linear
 from spiritlm.vocab import TokenLayout
 
 OFFICIAL_REPO = os.environ.get("SPIRITLM_OFFICIAL_REPO")

@@ -115,7 +115,7 @@ def test_our_format_round_trip(tmp_path, base):
                                                         "styles.txt"]
     again = load_vocoder(folder)
     np.testing.assert_array_equal(again.decode(fx.BASE_STRING), base.decode(fx.BASE_STRING))
-    official = load_vocoder(base.save(tmp_path / "official", official=True))
+    official = load_vocoder(base.save(tmp_path / "official", format="official"))
     np.testing.assert_allclose(official.decode(fx.BASE_STRING), base.decode(fx.BASE_STRING), atol=1e-6)
 
 

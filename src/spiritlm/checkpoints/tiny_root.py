@@ -30,7 +30,7 @@ def write_tiny_pitch(folder: Path, seed: int = 0) -> Path:
 
     cfg = VQVAEConfig.preset("tiny")
     config = PitchConfig(vqvae=replace(cfg, vq=replace(cfg.vq, l_bins=64)), features="norm_f0_interp,vuv")
-    return PitchTokenizer(config, randomize_(VQVAE(config.vqvae), seed)).save_official(folder)
+    return PitchTokenizer(config, randomize_(VQVAE(config.vqvae), seed)).save(folder, format="official")
 
 
 def write_tiny_style(folder: Path, seed: int = 0, num_labels: int = 100) -> Path:
