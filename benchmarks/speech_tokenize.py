@@ -20,8 +20,7 @@ import time
 import numpy as np
 import torch
 
-from spiritlm.speech.hubert import load_hubert
-from spiritlm.speech.quantizer import load_quantizer
+from spiritlm.speech import hubert, quantizer
 from spiritlm.speech.random_checkpoints import write_hubert_checkpoints
 from spiritlm.speech.tokenizer import SpeechTokenizer
 
@@ -62,9 +61,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as d:
         files = write_hubert_checkpoints(d, "mhubert-base-25hz", vocab_size=500, seed=0, blank_bias=0.0)
-        tok1 = SpeechTokenizer(load_hubert(files.hubert), load_quantizer(files.quantizer), batch_size=1)
+        tok1 = SpeechTokenizer(hubert.load(files.hubert), quantizer.load(files.quantizer), batch_size=1)
         tok8 = SpeechTokenizer(tok1.hubert, tok1.quantizer, batch_size=8)
-        full = load_hubert(files.hubert, layer=None)
+        full = hubert.load(files.hubert, layer=None)
     n_params = sum(p.numel() for p in full.parameters()) / 1e6
     wavs = make_files(args.files)
     audio_s = sum(len(w) for w in wavs) / 16000

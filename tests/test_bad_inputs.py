@@ -295,7 +295,7 @@ def pickled(tmp_path_factory, model_dir):
 
 def test_refused_pickles_say_which_file_and_why(pickled, capsys):
     from spiritlm.generation.pipeline import SpiritLM
-    from spiritlm.speech.quantizer import load_quantizer
+    from spiritlm.speech.quantizer import load as load_quantizer
 
     refused = "is refused: it holds a pickled Python object (argparse.Namespace), not plain tensors"
     with pytest.raises(CheckpointError, match=r"pytorch_model.bin \(the LM weights\) " + refused.replace("(", r"\(")

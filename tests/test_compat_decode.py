@@ -10,7 +10,7 @@ from spiritlm.speech_tokenizer import spiritlm_base
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    from spiritlm.tiny_root import write_tiny_vocoder
+    from spiritlm.checkpoints.tiny_root import write_tiny_vocoder
 
     root = tmp_path_factory.mktemp("root")
     write_tiny_vocoder(root / "speech_tokenizer" / "hifigan_spiritlm_base", expressive=False)

@@ -9,7 +9,7 @@ from spiritlm.model.spiritlm_model import ContentType, GenerationInput, OutputMo
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    from spiritlm.tiny_root import write_tiny_root
+    from spiritlm.checkpoints.tiny_root import write_tiny_root
 
     return write_tiny_root(tmp_path_factory.mktemp("root"), official_vocab=True)
 

@@ -57,8 +57,8 @@ def data_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory):
+    from spiritlm.checkpoints.tiny_root import write_tiny_root
     from spiritlm.eval.common import load_spiritlm
-    from spiritlm.tiny_root import write_tiny_root
 
     root = write_tiny_root(tmp_path_factory.mktemp("paperlm"), official_vocab=True)
     return load_spiritlm(str(root / "spiritlm_model" / "spirit-lm-base-7b"))

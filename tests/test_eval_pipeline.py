@@ -56,7 +56,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    from spiritlm.tiny_root import write_tiny_root
+    from spiritlm.checkpoints.tiny_root import write_tiny_root
 
     return write_tiny_root(tmp_path_factory.mktemp("evalroot"), official_vocab=True)
 
@@ -152,8 +152,8 @@ STYLES4 = ["neutral", "happy", "sad", "angry"]
 def referee(tmp_path_factory):
     import json
 
+    from spiritlm.checkpoints.tiny_root import write_tiny_style
     from spiritlm.eval.style import StyleReferee
-    from spiritlm.tiny_root import write_tiny_style
 
     folder = write_tiny_style(tmp_path_factory.mktemp("style") / "clf", num_labels=4)
     cfg = json.loads((folder / "config.json").read_text())

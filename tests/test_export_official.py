@@ -21,9 +21,9 @@ import torch
 
 from spiritlm.checkpoints import bundled_root
 from spiritlm.export import export_official
-from spiritlm.export.speech import kmeans_as_linear
 from spiritlm.lm.model import write_layout
 from spiritlm.lm.tiny import write_tiny_checkpoint
+from spiritlm.speech.quantizer import kmeans_as_linear
 from spiritlm.vocab import TokenLayout
 
 OFFICIAL_REPO = os.environ.get("SPIRITLM_OFFICIAL_REPO")
@@ -106,7 +106,7 @@ def test_kmeans_as_official_linear_quantizer_is_exact():
 
 
 def test_speech_files_and_units(exported):
-    from spiritlm import speech_bundle
+    from spiritlm.speech import bundle as speech_bundle
     from spiritlm.speech_tokenizer import spiritlm_expressive
 
     _, _, result, dst = exported
@@ -165,7 +165,7 @@ print("RESULT" + json.dumps(res))
 def test_official_code_runs_the_export(exported, tmp_path):
     import json
 
-    from spiritlm import speech_bundle
+    from spiritlm.speech import bundle as speech_bundle
 
     _, _, _, dst = exported
     wav = (0.1 * np.sin(np.arange(48000) * 2 * np.pi * 150 / 16000)).astype(np.float32)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from spiritlm.speech.hubert import load_hubert
+from spiritlm.speech.hubert import load as load_hubert
 from spiritlm.speech.phone_encoder import PhoneEncoder, PhoneEncoderConfig, is_phone_encoder
 from spiritlm.speech.phones import PHONE_ID, PHONES, frame_targets, segments, to_inventory
 from spiritlm.speech.quantizer import KmeansQuantizer
@@ -61,7 +61,7 @@ def test_encoder_frames_and_padding_invariance(tiny_encoder):
     assert float(feats[1, 14:].abs().max()) == 0.0
 
 
-def test_folder_loads_through_load_hubert_and_tokenizes(tiny_encoder, tmp_path):
+def test_folder_loads_through_the_hubert_door_and_tokenizes(tiny_encoder, tmp_path):
     folder = tiny_encoder.save(tmp_path / "enc")
     assert is_phone_encoder(folder) and json.loads((folder / "config.json").read_text())["config"]["dim"] == 32
     back = load_hubert(folder, layer=6)  # the layer is a HuBERT notion; the encoder ignores it

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from area_assets import load_helpers
-from spiritlm.audio import AudioError
+from spiritlm.audio import AudioError, split_chunks
 from spiritlm.speech.f0 import FcpeExtractor, YaaptExtractor, interpolate_unvoiced, load_f0_extractor
-from spiritlm.speech.pitch import PitchConfig, PitchTokenizer, split_chunks
+from spiritlm.speech.pitch import PitchConfig, PitchTokenizer
+from spiritlm.speech.pitch import load as load_pitch
 from spiritlm.speech.vqvae import VQVAEConfig
 
 helpers = load_helpers("pitch")
@@ -101,13 +102,13 @@ def test_bad_names_list_the_valid_ones():
 def test_official_folder_errors(tmp_path):
     (tmp_path / "x").mkdir()
     with pytest.raises(FileNotFoundError, match="config.yaml \\+ model.pt"):
-        PitchTokenizer.load(tmp_path / "x")
+        load_pitch(tmp_path / "x")
     folder = helpers.write_official(tmp_path / "bad", "norm")
     import torch
 
     torch.save({"weights": {}}, folder / "model.pt")
     with pytest.raises(ValueError, match="expected a dict with 'model'"):
-        PitchTokenizer.load(folder)
+        load_pitch(folder)
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from area_assets import load_helpers
-from spiritlm.speech.pitch import PitchTokenizer
+from spiritlm.speech.pitch import load as load_pitch
 
 helpers = load_helpers("pitch")
 
@@ -27,13 +27,13 @@ def official_dirs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def contours(reference_wav, official_dirs):
-    tok = PitchTokenizer.from_official(official_dirs["norm"])
-    yaapt = PitchTokenizer.from_official(official_dirs["norm"], f0_method="pyaapt")
+    tok = load_pitch(official_dirs["norm"])
+    yaapt = load_pitch(official_dirs["norm"], f0_method="pyaapt")
     return {"fcpe": tok.extract_f0(reference_wav), "pyaapt": yaapt.extract_f0(reference_wav)}
 
 
 def test_reference_file_gives_official_count(reference_wav, official_dirs):
-    tok = PitchTokenizer.load(official_dirs["norm"])
+    tok = load_pitch(official_dirs["norm"])
     codes = tok.encode(reference_wav)
     assert len(reference_wav) == 146160
     assert codes.dtype == np.int64 and codes.shape == (114,) == (tok.num_codes(len(reference_wav)),)
@@ -54,7 +54,7 @@ def test_f0_features_equal_official(contours, method):
 @pytest.mark.parametrize("variant", list(helpers.VARIANTS))
 @pytest.mark.parametrize("method", ["fcpe", "pyaapt"])
 def test_codes_equal_official(contours, official_dirs, variant, method):
-    tok = PitchTokenizer.from_official(official_dirs[variant], f0_method=method)
+    tok = load_pitch(official_dirs[variant], f0_method=method)
     x = tok.features(contours[method])
     assert tok.model.encode(x)[0].tolist() == GOLDEN[variant][method]["codes"]
     if variant == "speaker":
@@ -63,7 +63,7 @@ def test_codes_equal_official(contours, official_dirs, variant, method):
 
 
 def test_reconstruction_equals_official(contours, official_dirs):
-    tok = PitchTokenizer.from_official(official_dirs["norm"])
+    tok = load_pitch(official_dirs["norm"])
     with torch.no_grad():
         out = tok.model(tok.features(contours["fcpe"]))
     np.testing.assert_allclose(out.reconstruction[0, :, :64].numpy(), GOLDEN["norm"]["fcpe"]["pred_first64"],
@@ -75,7 +75,7 @@ def test_reconstruction_equals_official(contours, official_dirs):
 
 
 def test_tone_and_short_chunk_equal_official(reference_wav, official_dirs):
-    tok = PitchTokenizer.from_official(official_dirs["norm"])
+    tok = load_pitch(official_dirs["norm"])
     tone = (0.5 * np.sin(2 * np.pi * 220 * np.arange(24000) / 16000)).astype(np.float32)
     assert tok.encode(tone).tolist() == GOLDEN["norm"]["fcpe"]["tone_codes"]
     assert tok.encode(reference_wav[20000:21280]).tolist() == GOLDEN["norm"]["fcpe"]["short_1280_codes"]
@@ -86,13 +86,13 @@ def test_tone_and_short_chunk_equal_official(reference_wav, official_dirs):
 
 
 def test_ours_roundtrip_and_official_export(tmp_path, official_dirs, contours):
-    tok = PitchTokenizer.load(official_dirs["speaker"])
+    tok = load_pitch(official_dirs["speaker"])
     assert tok.config.speaker_stats == {"spk1": 120.0, "spk2": 210.0} and tok.config.normalize
-    ours = PitchTokenizer.load(tok.save_pretrained(tmp_path / "ours"))
-    assert PitchTokenizer.load(tmp_path / "ours", f0_method="pyaapt").f0_extractor.method == "pyaapt"
+    ours = load_pitch(tok.save(tmp_path / "ours"))
+    assert load_pitch(tmp_path / "ours", f0_method="pyaapt").f0_extractor.method == "pyaapt"
     assert (tmp_path / "ours" / "model.safetensors").is_file()
     assert ours.config == tok.config
-    again = PitchTokenizer.load(ours.save_official(tmp_path / "official"))
+    again = load_pitch(ours.save(tmp_path / "official", format="official"))
     x = tok.features(contours["fcpe"], speaker="spk1")
     for other in (ours, again):
         assert other.model.encode(x).tolist() == tok.model.encode(x).tolist()

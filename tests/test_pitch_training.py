@@ -1,6 +1,6 @@
 """`spiritlm train vqvae`: a tiny F0 VQ-VAE trains on a few seconds of synthetic voiced audio, the
 held-out reconstruction error falls, the run resumes, and the result loads by folder through
-`PitchTokenizer.load`."""
+`speech.pitch.load`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from spiritlm.audio import load_audio, write_audio
 from spiritlm.cli import main
-from spiritlm.speech.pitch import PitchTokenizer
+from spiritlm.speech.pitch import load as load_pitch
 from spiritlm.training.vqvae import (
     VQVAETrainConfig,
     evaluate_pitch,
@@ -67,7 +67,7 @@ def test_train_resume_and_load(tmp_path, manifest, monkeypatch):
     monkeypatch.setenv("SPIRITLM_CHECKPOINTS_DIR", str(tmp_path))
     (tmp_path / "speech_tokenizer").mkdir()
     (tmp_path / "run" / "pitch").rename(tmp_path / "speech_tokenizer" / "my_pitch")
-    tok = PitchTokenizer.load("my_pitch")  # by name, under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/
+    tok = load_pitch("my_pitch")  # by name, under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/
     assert set(tok.config.speaker_stats) == {"s0", "s1"}
     assert 90 < tok.config.speaker_stats["s0"] < 130 and 190 < tok.config.speaker_stats["s1"] < 250
     m = evaluate_pitch(tok, [tok.extract_f0(load_audio(manifest.parent / f"u{i}.wav")) for i in range(2)],
@@ -101,7 +101,7 @@ def test_raw_f0_features_train_on_uninterpolated_contours(tmp_path, manifest):
     cfg = VQVAETrainConfig.preset("tiny", manifest=str(manifest), out_dir=str(tmp_path / "raw"), steps=2,
                                   features="f0,vuv")
     train_vqvae(cfg)
-    tok = PitchTokenizer.load(tmp_path / "raw" / "pitch")
+    tok = load_pitch(tmp_path / "raw" / "pitch")
     assert tok.config.features == "f0,vuv" and not tok.config.interpolate
     cache = np.load(tmp_path / "raw" / "f0.npz")
     f0, vuv = (cache[k] for k in sorted(cache.files) if "u0.wav" in k)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from spiritlm.recipe import Recipe
+from spiritlm.training.recipe import Recipe
 
 
 @pytest.mark.slow
@@ -28,7 +28,7 @@ def test_tiny_recipe_end_to_end(tmp_path, reference_flac):
             assert o.content.ndim == 1 and len(o.content) > 0
     assert Recipe(tmp_path / "work", "tiny").run() == {}  # everything done: nothing re-runs
 
-    from spiritlm.recipe import install_bundle
+    from spiritlm.training.recipe import install_bundle
 
     shipped = install_bundle(recipe.root, tmp_path / "shipped")
     assert verify_manifest(shipped) > 20
@@ -52,7 +52,7 @@ def test_jobs_run_independent_stages_side_by_side_in_dependency_order(tmp_path):
     import threading
     import time
 
-    from spiritlm.recipe import NEEDS
+    from spiritlm.training.recipe import NEEDS
 
     events, lock, active, peak = [], threading.Lock(), [0], [0]
 

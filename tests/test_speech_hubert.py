@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from spiritlm.speech.hubert import HubertFeatures, load_hubert
+from spiritlm.speech.hubert import HubertFeatures
+from spiritlm.speech.hubert import load as load_hubert
 from spiritlm.speech.hubert_convert import (
     HubertSpec,
     hf_to_official,
@@ -112,11 +113,11 @@ def test_old_fairseq_args_namespace_needs_allow_pickle(tmp_path):
 
 
 def test_missing_and_wrong_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="HuBERT checkpoint not found"):
-        HubertFeatures.from_official(tmp_path / "none.pt")
+    with pytest.raises(FileNotFoundError, match="no speech part"):
+        load_hubert(tmp_path / "none.pt")
     torch.save({"weights": {}}, tmp_path / "x.pt")
     with pytest.raises(ValueError, match="not a HuBERT checkpoint"):
-        HubertFeatures.from_official(tmp_path / "x.pt")
+        load_hubert(tmp_path / "x.pt")
     with pytest.raises(ValueError, match="only 'transformer'"):
         HubertSpec.from_official({"layer_type": "conformer"}, {})
 
@@ -125,12 +126,12 @@ def test_layer_choice_and_fallback(tiny, tmp_path):
     spec = hubert_preset("tiny")
     path = write_official_hubert(tmp_path / "h.pt", spec, hf_to_official(tiny.model.state_dict(), spec))
     wav = torch.randn(8000, generator=torch.Generator().manual_seed(1)) * 0.1
-    full = HubertFeatures.from_official(path, layer=None)
-    l3 = HubertFeatures.from_official(path, layer=3)
+    full = load_hubert(path, layer=None)
+    l3 = load_hubert(path, layer=3)
     assert len(l3.model.encoder.layers) == 3
     assert not torch.allclose(l3(wav)[0], full(wav)[0])
     # past the last layer: the last layer's output, as the official loop that never breaks
-    assert torch.equal(HubertFeatures.from_official(path, layer=20)(wav)[0], full(wav)[0])
+    assert torch.equal(load_hubert(path, layer=20)(wav)[0], full(wav)[0])
     with pytest.raises(ValueError, match="1-based"):
         HubertFeatures(spec, layer=0)
 
@@ -175,7 +176,7 @@ def test_normalize_uses_valid_samples_only():
 
 
 def test_save_and_load_pretrained(tiny, tmp_path):
-    tiny.save_pretrained(tmp_path / "mini")
+    tiny.save(tmp_path / "mini")
     assert sorted(p.name for p in (tmp_path / "mini").iterdir()) == ["config.json", "model.safetensors"]
     back = load_hubert(tmp_path / "mini", layer=None)
     wav = torch.from_numpy(np.sin(np.arange(6000) / 7).astype(np.float32))

@@ -10,8 +10,8 @@ from spiritlm.speech.quantizer import (
     LinearQuantizer,
     LinearQuantizerConfig,
     fill_blanks,
-    load_quantizer,
 )
+from spiritlm.speech.quantizer import load as load_quantizer
 from spiritlm.speech.random_checkpoints import random_quantizer
 
 B = 10  # blank id in these vectors
@@ -45,7 +45,7 @@ def test_linear_quantizer_widths_and_official_file(tmp_path):
     cfg = LinearQuantizerConfig(vocab_size=500, dim=768, upstream_dim=768)
     assert cfg.widths() == (768, 702, 635, 501)
     q = random_quantizer(LinearQuantizerConfig(20, 32, 32), seed=1)
-    torch.save(q.to_official(), tmp_path / "q.pt")
+    q.save(tmp_path / "q.pt")
     obj = torch.load(tmp_path / "q.pt", weights_only=True)
     assert obj["model_cfg"] == {"vocab_size": 20, "dim": 32, "upstream_dim": 32}
     assert sorted(obj["model_weight"]) == ["0.bias", "0.weight", "2.bias", "2.weight", "4.bias", "4.weight"]
@@ -62,13 +62,13 @@ def test_linear_quantizer_widths_and_official_file(tmp_path):
 def test_linear_quantizer_bad_files(tmp_path):
     torch.save({"model_cfg": {"vocab_size": 4, "dim": 8}, "model_weight": {}}, tmp_path / "a.pt")
     with pytest.raises(ValueError, match="lacks \\['upstream_dim'\\]"):
-        LinearQuantizer.from_official(tmp_path / "a.pt")
+        load_quantizer(tmp_path / "a.pt")
     q = random_quantizer(LinearQuantizerConfig(4, 8, 8))
     bad = q.to_official()
     bad["model_weight"]["6.weight"] = torch.zeros(1)
     torch.save(bad, tmp_path / "b.pt")
     with pytest.raises(ValueError, match="unknown quantizer keys \\['6.weight'\\]"):
-        LinearQuantizer.from_official(tmp_path / "b.pt")
+        load_quantizer(tmp_path / "b.pt")
     with pytest.raises(FileNotFoundError):
         load_quantizer(tmp_path / "missing.pt")
 
@@ -83,7 +83,7 @@ def test_kmeans_nearest_centroid_and_formats(tmp_path):
     assert torch.equal(km(centers[None])[0], torch.arange(7))
     torch.save({"cluster_centers": centers, "n_clusters": 7}, tmp_path / "km.pt")
     assert torch.equal(load_quantizer(tmp_path / "km.pt")(x), brute)
-    km.save_pretrained(tmp_path / "ours", feature="hubert-l6")
+    km.save(tmp_path / "ours", feature="hubert-l6")
     again = load_quantizer(tmp_path / "ours")
     assert isinstance(again, KmeansQuantizer) and torch.equal(again(x), brute)
     with pytest.raises(ValueError, match="features have dim 4, centroids 5"):

@@ -10,9 +10,9 @@ import soundfile as sf
 import torch
 
 from spiritlm.audio import AudioError
-from spiritlm.interfaces import SpeechEncoder
-from spiritlm.speech.hubert import load_hubert
-from spiritlm.speech.quantizer import load_quantizer
+from spiritlm.generation.interfaces import SpeechEncoder
+from spiritlm.speech.hubert import load as load_hubert
+from spiritlm.speech.quantizer import load as load_quantizer
 from spiritlm.speech.random_checkpoints import write_hubert_checkpoints
 from spiritlm.speech.tokenizer import SpeechTokenizer
 from spiritlm.speech_tokenizer import SpiritLMTokenizer, spiritlm_base, spiritlm_expressive

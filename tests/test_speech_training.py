@@ -18,7 +18,7 @@ from spiritlm.cli import main
 from spiritlm.eval.unit_quality import evaluate_manifest, kmeans_encoder, unit_quality
 from spiritlm.speech.audio_list import frame_labels, read_manifest_entries
 from spiritlm.speech.features import FeatureSpec, frames_100hz, pooled_features
-from spiritlm.speech.hubert import load_hubert
+from spiritlm.speech.hubert import load as load_hubert
 from spiritlm.speech.random_checkpoints import write_hubert_checkpoints
 from spiritlm.training.hubert import HubertTrainConfig, span_mask, train_hubert
 from spiritlm.training.kmeans import KmeansTrainConfig, train_kmeans

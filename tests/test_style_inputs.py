@@ -9,13 +9,14 @@ import pytest
 from area_assets import load_helpers
 from spiritlm.audio import AudioError
 from spiritlm.speech.style import StyleTokenizer, receptive_field
+from spiritlm.speech.style import load as load_style
 
 helpers = load_helpers("style")
 
 
 @pytest.fixture(scope="module")
 def tok(tmp_path_factory) -> StyleTokenizer:
-    return StyleTokenizer.from_official(helpers.write_official(tmp_path_factory.mktemp("style") / "w2v2"))
+    return load_style(helpers.write_official(tmp_path_factory.mktemp("style") / "w2v2"))
 
 
 def test_receptive_field_and_counts(tok):

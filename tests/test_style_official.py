@@ -13,6 +13,7 @@ import torch
 
 from area_assets import load_helpers
 from spiritlm.speech.style import StyleTokenizer, normalize_wav, pool_chunks
+from spiritlm.speech.style import load as load_style
 
 helpers = load_helpers("style")
 
@@ -26,7 +27,7 @@ def official_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tok(official_dir) -> StyleTokenizer:
-    return StyleTokenizer.load(official_dir)
+    return load_style(official_dir)
 
 
 def test_reference_units_and_logits_equal_official(tok, reference_wav):
@@ -53,10 +54,10 @@ def test_pooling_and_normalisation():
 
 
 def test_ours_roundtrip(tok, tmp_path, reference_wav):
-    folder = tok.save_pretrained(tmp_path / "ours")
+    folder = tok.save(tmp_path / "ours")
     assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
     assert json.loads((folder / "config.json").read_text())["spiritlm_style"] == {"pool_size": 50, "do_normalize": True}
-    again = StyleTokenizer.load(folder)
+    again = load_style(folder)
     assert again.config == tok.config
     assert again.encode(reference_wav[:48000]).tolist() == tok.encode(reference_wav[:48000]).tolist()
 
@@ -64,9 +65,9 @@ def test_ours_roundtrip(tok, tmp_path, reference_wav):
 def test_missing_folder_names_the_formats(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="pytorch_model.bin"):
-        StyleTokenizer.load(tmp_path / "empty")
-    with pytest.raises(FileNotFoundError, match="no checkpoint folder"):
-        StyleTokenizer.load(tmp_path / "nope")
+        load_style(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="no speech part .*nope.* e.g. style_encoder_w2v2"):
+        load_style(tmp_path / "nope")
 
 
 def test_legacy_weight_norm_keys_and_extra_buffer_load(official_dir, tmp_path, reference_wav):
@@ -81,6 +82,6 @@ def test_legacy_weight_norm_keys_and_extra_buffer_load(official_dir, tmp_path, r
                .replace("parametrizations.weight.original1", "weight_v"): v for k, v in state.items()}
     assert any(k.endswith("weight_g") for k in legacy)
     torch.save({**legacy, "_float_tensor": torch.zeros(1)}, folder / "pytorch_model.bin")
-    out = StyleTokenizer.load(folder).forward_chunk(reference_wav)
+    out = load_style(folder).forward_chunk(reference_wav)
     assert out.units.tolist() == GOLDEN["units"]
     np.testing.assert_allclose(out.logits.numpy(), GOLDEN["logits"], atol=1e-4, rtol=1e-4)

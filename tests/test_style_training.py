@@ -1,5 +1,5 @@
 """`spiritlm train style`: a tiny wav2vec2 style classifier learns two synthetic styles (low / high
-pitch) from {audio, style} lines, resumes, and loads by folder through `StyleTokenizer.load`."""
+pitch) from {audio, style} lines, resumes, and loads by folder through `speech.style.load`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from spiritlm.audio import load_audio
 from spiritlm.cli import main
-from spiritlm.speech.style import StyleTokenizer
+from spiritlm.speech.style import load as load_style
 from spiritlm.training.style import StyleTrainConfig, evaluate_style, style_model_config, train_style
 
 _spec = importlib.util.spec_from_file_location("pitch_training", Path(__file__).with_name("test_pitch_training.py"))
@@ -30,7 +30,7 @@ def test_train_resume_and_load(tmp_path, manifest):
     assert result.steps == 40 and [h["step"] for h in result.history] == list(range(5, 41, 5))
     losses = [h["loss"] for h in result.history]
     assert losses[-1] < 0.5 * losses[0], losses
-    tok = StyleTokenizer.load(tmp_path / "run" / "style")
+    tok = load_style(tmp_path / "run" / "style")
     assert tok.labels == ["high", "low"]
     units = [tok.encode(load_audio(manifest.parent / f"u{i}.wav")).tolist() for i in range(4)]
     assert units == [[1, 1], [0, 0], [1, 1], [0, 0]]

@@ -115,7 +115,7 @@ def test_our_format_round_trip(tmp_path, base):
                                                         "styles.txt"]
     again = load_vocoder(folder)
     np.testing.assert_array_equal(again.decode(fx.BASE_STRING), base.decode(fx.BASE_STRING))
-    official = load_vocoder(base.save(tmp_path / "official", official=True))
+    official = load_vocoder(base.save(tmp_path / "official", format="official"))
     np.testing.assert_allclose(official.decode(fx.BASE_STRING), base.decode(fx.BASE_STRING), atol=1e-6)
 
 
@@ -124,7 +124,7 @@ def test_our_folder_defaults(tmp_path):
     default (8) does not exist; official folders keep speaker 2 / style 8."""
     import json
 
-    from spiritlm.recipe import set_vocoder_defaults
+    from spiritlm.training.recipe import set_vocoder_defaults
     from spiritlm.vocoder.unit_vocoder import folder_defaults
 
     cfg = replace(VocoderConfig.preset("tiny"), num_styles=8)

@@ -14,7 +14,7 @@ ASSETS = Path(__file__).parent / "assets" / "vocoder"
 sys.path.insert(0, str(ASSETS))
 import vocoder_fixtures as fx  # noqa: E402
 
-from spiritlm.interfaces import Vocoder  # noqa: E402
+from spiritlm.generation.interfaces import Vocoder  # noqa: E402
 from spiritlm.tokens import string_to_units  # noqa: E402
 from spiritlm.units import SpeechUnits  # noqa: E402
 from spiritlm.vocoder import VocoderConfig, load_vocoder  # noqa: E402

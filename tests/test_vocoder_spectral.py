@@ -68,8 +68,8 @@ def test_train_load_synthesize(trained):
     np.testing.assert_array_equal(np.concatenate(list(voc.stream("[Hu3][Hu5][Hu7][Hu2]"))), aligned)
     again = load_vocoder(voc.save(tmp_path / "copy"))
     np.testing.assert_array_equal(again.synthesize(raw, speaker_id=1), wav)
-    with pytest.raises(ValueError, match="no official format"):
-        voc.save(tmp_path / "x", official=True)
+    with pytest.raises(ValueError, match="spectral vocoder .* saves in format 'ours', not 'official'"):
+        voc.save(tmp_path / "x", format="official")
 
 
 def test_resume_continues_the_run(trained):

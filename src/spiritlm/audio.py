@@ -5,6 +5,8 @@ raw file bytes, a numpy array or a torch tensor, and always returns that form::
 
     wav = load_audio("speech.flac")              # any rate/channels -> 16 kHz mono float32
     wav = load_audio(arr, sample_rate=44100)     # arrays need their rate to be resampled
+
+`split_chunks` is the official tokenizers' chunking, shared by every speech stream (HuBERT, pitch, style).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from .errors import AudioError, InvalidSpeechInput
 
 SAMPLE_RATE = 16000
 logger = logging.getLogger(__name__)
-__all__ = ["AudioError", "SAMPLE_RATE", "audio_duration", "is_file", "load_audio", "speech_kind", "writable_format",
-           "write_audio"]
+__all__ = ["AudioError", "MAX_CHUNK", "MIN_CHUNK", "SAMPLE_RATE", "audio_duration", "is_file", "load_audio",
+           "speech_kind", "split_chunks", "writable_format", "write_audio"]
+MAX_CHUNK = 100 * SAMPLE_RATE  # the official tokenizers cut audio into 100 s chunks ...
+MIN_CHUNK = 1280  # ... and skip those under 80 ms
 SPEECH_KINDS = "a path, audio file bytes, a waveform (numpy array / torch tensor), SpeechUnits or a unit string"
 
 
@@ -206,3 +210,9 @@ def write_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int = SAM
     finally:
         tmp.unlink(missing_ok=True)  # no partial file is left behind on failure
     return path
+
+
+def split_chunks(wav: np.ndarray, max_chunk: int = MAX_CHUNK, min_chunk: int = MIN_CHUNK) -> list[np.ndarray]:
+    """The official chunking: `max_chunk`-sample pieces, those under `min_chunk` samples dropped."""
+    chunks = [wav[i : i + max_chunk] for i in range(0, len(wav), max_chunk)]
+    return [c for c in chunks if len(c) >= min_chunk]

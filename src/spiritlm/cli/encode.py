@@ -44,16 +44,15 @@ def _shard(items: list, rank: int, world: int) -> list:
 
 
 def _tokenizer(args):
-    from ..speech.hubert import load_hubert
-    from ..speech.quantizer import load_quantizer
+    from ..speech import hubert, quantizer
     from ..speech.tokenizer import SpeechTokenizer
     from ..speech_tokenizer import spiritlm_base, spiritlm_expressive
 
     if args.hubert or args.quantizer:
         if not (args.hubert and args.quantizer):
             raise ValueError("--hubert and --quantizer go together")
-        quantizer = load_quantizer(args.quantizer, args.compat)  # the small file first: a bad one fails fast
-        return SpeechTokenizer(load_hubert(args.hubert, args.layer), quantizer, device=args.device)
+        units = quantizer.load(args.quantizer, args.compat)  # the small file first: a bad one fails fast
+        return SpeechTokenizer(hubert.load(args.hubert, args.layer), units, device=args.device)
     factory = spiritlm_expressive if args.expressive else spiritlm_base
     return factory(root=args.root, device=args.device, compat=args.compat).tokenizer
 

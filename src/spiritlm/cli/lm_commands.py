@@ -246,8 +246,8 @@ def run_demo(args) -> int:
     modality control, stopping, vocoders, files written) but not meaningful content."""
     from ..audio import load_audio
     from ..checkpoints import bundled_model_names, bundled_root
+    from ..checkpoints.tiny_root import write_tiny_root
     from ..generation.pipeline import SpiritLM
-    from ..tiny_root import write_tiny_root
 
     examples = mini_examples()
     shipped = examples and all(f"spirit-lm-mini-{v}" in bundled_model_names() for v in ("base", "expressive"))

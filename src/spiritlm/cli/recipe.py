@@ -1,4 +1,4 @@
-"""`spiritlm recipe mini`: train our own mini Spirit LMs from nothing (see `spiritlm.recipe`)."""
+"""`spiritlm recipe mini`: train our own mini Spirit LMs from nothing (see `spiritlm.training.recipe`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import json
 
-    from ..recipe import Recipe, install_bundle
+    from ..training.recipe import Recipe, install_bundle
 
     recipe = Recipe(args.work, args.scale, args.hours, args.workers, jobs=args.jobs)
     timings = recipe.run(args.until, args.only, args.force)

@@ -54,9 +54,9 @@ class StyleReferee:
             if is_prosody_referee(self.path):
                 self._clf = ProsodyReferee.load(self.path)
             else:
-                from ..speech.style import StyleTokenizer
+                from ..speech import style
 
-                self._clf = StyleTokenizer.load(self.path)
+                self._clf = style.load(self.path)
         return self._clf
 
     @property

@@ -96,12 +96,12 @@ def kmeans_encoder(kmeans_dir: str | os.PathLike) -> tuple[Callable[[np.ndarray]
     import json
     from pathlib import Path
 
-    from ..speech.quantizer import KmeansQuantizer
+    from ..speech import quantizer
     from ..training.kmeans import feature_source
 
     meta = json.loads((Path(kmeans_dir) / "config.json").read_text())
     feats, hop = feature_source(meta)
-    km = KmeansQuantizer.from_pretrained(kmeans_dir)
+    km = quantizer.load(kmeans_dir)
     return (lambda wav: km(feats(wav)[None])[0].numpy()), hop
 
 

@@ -5,18 +5,14 @@ Meta's factories read fixed paths and fixed settings, so each part is reshaped t
 - `hubert_25hz/mhubert_base_25hz.pt`: Meta's code takes the features after layer 11, or after the last
   layer of a smaller model; the export writes our HuBERT cut after its quantized layer.
 - `hubert_25hz/L11_quantizer_500.pt`: Linear-LeakyReLU-Linear-LeakyReLU-Linear, argmax; a linear
-  quantizer is written as is, k-means as an exact MLP (below).
+  quantizer is written as is, k-means as an exact MLP.
 - `vqvae_f0_quantizer/` (`config.yaml` + `model.pt` {"model"}) and `style_encoder_w2v2/` (HF wav2vec2
   classifier, `pytorch_model.bin`): the VQ-VAE and the classifier as they are.
 - `hifigan_*/` (`generator.pt` {"generator"}): Meta's code uses speaker 2 and (Base) style 8 unless
   told otherwise, so our default voice is moved to row 2 and our default style to row 8.
 
-**k-means as the official MLP.** Nearest centroid is `argmax_k 2 c_k.x - |c_k|^2`, a linear function
-of x; LeakyReLU (slope s) is undone exactly by `x = (f(x) - f(-x)) / (1 + s)`. So layer 1 computes
-`[x, -x]`, layer 2 maps it to `[x, -x]` again, layer 3 to the centroid scores, and the blank class
-gets a score no frame reaches. The official widths `dim - mid//4`, `dim - mid//2` with
-`mid = upstream_dim - (V + 1)` give 2·dim and 3·dim for `upstream_dim = V + 1 - 4·dim` (the extra
-dim rows of layer 2 are zero).
+Each part is read through its door (`load`) and written with `save(path, format="official")`; a k-means
+quantizer becomes an exact linear quantizer (`speech.quantizer.kmeans_as_linear`).
 
 A spectral vocoder (Griffin-Lim head) has no counterpart in Meta's code: its HiFi-GAN (the same
 embeddings and duration predictor, trained first) is what the export writes, and the sound differs.
@@ -31,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from ..speech_bundle import SpeechSpec, has_bundle, read_spec
+from ..speech.bundle import SpeechSpec, has_bundle, read_spec
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +36,6 @@ QUANTIZER_FILE = "hubert_25hz/L11_quantizer_500.pt"
 PITCH_DIR, STYLE_DIR = "vqvae_f0_quantizer", "style_encoder_w2v2"
 VOCODER_DIRS = {"base": "hifigan_spiritlm_base", "expressive": "hifigan_spiritlm_expressive_w2v2"}
 OFFICIAL_SPEAKER, OFFICIAL_STYLE = 2, 8
-LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default, which the official quantizer uses
-BLANK_SCORE = -1e9
 
 
 @dataclass(frozen=True)
@@ -51,64 +45,37 @@ class SpeechExport:
     notes: tuple[str, ...]  # what differs from the source in the official code's hands
 
 
-def kmeans_as_linear(centroids: torch.Tensor) -> dict:
-    """An official linear-quantizer checkpoint whose argmax is the nearest centroid (see module docstring)."""
-    c = centroids.double()  # [K, D]
-    k, d = c.shape
-    eye = torch.eye(d, dtype=torch.float64)
-    up = k + 1 - 4 * d
-    w0 = torch.cat([eye, -eye])  # [2D, D]
-    w2 = torch.zeros(3 * d, 2 * d, dtype=torch.float64)
-    w2[:d, :d], w2[:d, d:], w2[d:2 * d, :d], w2[d:2 * d, d:] = eye, -eye, -eye, eye
-    w2 /= 1 + LEAKY_SLOPE
-    w4 = torch.zeros(k + 1, 3 * d, dtype=torch.float64)
-    w4[:k, :d], w4[:k, d:2 * d] = 2 * c, -2 * c
-    w4 /= 1 + LEAKY_SLOPE
-    b4 = torch.cat([-(c ** 2).sum(1), torch.tensor([BLANK_SCORE], dtype=torch.float64)])
-    state = {"0.weight": w0, "0.bias": torch.zeros(2 * d), "2.weight": w2, "2.bias": torch.zeros(3 * d),
-             "4.weight": w4, "4.bias": b4}
-    return {"model_cfg": {"vocab_size": k, "dim": d, "upstream_dim": up},
-            "model_weight": {n: t.float().contiguous() for n, t in state.items()}}
-
-
 def _hubert(root: Path, spec: SpeechSpec, out: Path) -> str:
-    from ..speech.hubert import load_hubert
-    from ..speech.hubert_convert import hf_to_official, with_layers, write_official_hubert
+    from ..speech import hubert
 
-    model = load_hubert(root / spec.hubert, spec.layer)
-    cut = with_layers(model.spec, model.n_layers)
-    symbols = [[str(i) for i in range(500)]]
-    write_official_hubert(out / HUBERT_FILE, cut, hf_to_official(model.model.state_dict(), cut), symbols)
+    model = hubert.load(root / spec.hubert, spec.layer)
+    if isinstance(model, hubert.PhoneEncoder):
+        raise ValueError(f"{root / spec.hubert} is our phone encoder, which has no counterpart in Meta's code")
+    model.save(out / HUBERT_FILE, format="official", dictionaries=[[str(i) for i in range(500)]])
     return HUBERT_FILE
 
 
 def _quantizer(root: Path, spec: SpeechSpec, out: Path) -> str:
-    from ..speech.quantizer import KmeansQuantizer, load_quantizer
+    from ..speech import quantizer
 
-    q = load_quantizer(root / spec.quantizer)
-    ckpt = kmeans_as_linear(q.centroids) if isinstance(q, KmeansQuantizer) else q.to_official()
-    (out / QUANTIZER_FILE).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ckpt, out / QUANTIZER_FILE)
+    quantizer.load(root / spec.quantizer).save(out / QUANTIZER_FILE, format="official")
     return QUANTIZER_FILE
 
 
 def _pitch(root: Path, spec: SpeechSpec, out: Path) -> str:
-    from ..speech.pitch import PitchTokenizer
+    from ..speech import pitch
 
-    PitchTokenizer.load(root / spec.pitch).save_official(out / PITCH_DIR)
+    pitch.load(root / spec.pitch).save(out / PITCH_DIR, format="official")
     return PITCH_DIR
 
 
 def _style(root: Path, spec: SpeechSpec, out: Path, notes: list[str]) -> str:
-    from ..speech.style import StyleConfig, StyleTokenizer
+    from ..speech import style
 
-    tok = StyleTokenizer.load(root / spec.style)
-    if tok.config != StyleConfig():
+    tok = style.load(root / spec.style)
+    if tok.config != style.StyleConfig():
         notes.append(f"style: the official encoder pools 50 frames with normalisation; ours uses {tok.config}")
-    d = out / STYLE_DIR
-    d.mkdir(parents=True, exist_ok=True)
-    tok.model.config.save_pretrained(str(d))
-    torch.save({k: v.contiguous() for k, v in tok.model.state_dict().items()}, d / "pytorch_model.bin")
+    tok.save(out / STYLE_DIR, format="official")
     return STYLE_DIR
 
 

@@ -24,13 +24,13 @@ import numpy as np
 
 from ..audio import load_audio, speech_kind
 from ..errors import InvalidInput, InvalidSpeechInput
-from ..interfaces import SpeechEncoder, Vocoder
 from ..lm.model import LoadedLM, load_lm
 from ..tokens import Token, ids_to_tokens, parse_unit_string, tokens_to_units, units_to_tokens
 from ..units import SpeechUnits
 from .checks import check_context, check_prompts_arg, check_speech_length, context_size
 from .constraints import ModalityLogitsProcessor, allowed_mask, stop_ids
 from .decode import decode
+from .interfaces import SpeechEncoder, Vocoder
 from .prompt import Prompt, build_prompt, prompt_from_string
 from .settings import check_config, validate_generation_settings
 from .types import ContentType, GenerationInput, GenerationOutput, GenerationResult, OutputModality

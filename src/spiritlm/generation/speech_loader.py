@@ -7,7 +7,7 @@ A checkpoints root in the official layout holds both sides::
 
 The root is the LM folder's grandparent when that has a `speech_tokenizer/` folder (Meta's download,
 our shipped bundles), else ``$SPIRITLM_CHECKPOINTS_DIR``. A root with `speech_tokenizer/speech.json`
-holds our own trained parts (`spiritlm.speech_bundle`); otherwise Meta's files are read through the
+holds our own trained parts (`spiritlm.speech.bundle`); otherwise Meta's files are read through the
 official factories. The encoder loads when audio is first encoded, the vocoder when audio is first
 synthesized.
 """
@@ -59,15 +59,15 @@ class LazyEncoder:
 
 def official_speech_tokenizer(lm, **kwargs):
     """`spiritlm_base(**kwargs)` or `spiritlm_expressive(**kwargs)` for this LM's variant and root."""
-    from .. import speech_bundle
+    from ..speech import bundle
     from ..speech_tokenizer import SpiritLMTokenizer, spiritlm_base, spiritlm_expressive
 
     kwargs.setdefault("root", speech_root_for(lm.path))
-    if speech_bundle.has_bundle(kwargs["root"]):  # our own parts, wrapped in the official object
+    if bundle.has_bundle(kwargs["root"]):  # our own parts, wrapped in the official object
         root, device = kwargs["root"], kwargs.get("device", "cpu")
-        spec = speech_bundle.read_spec(root, lm.variant)
+        spec = bundle.read_spec(root, lm.variant)
         vocoder = Path(root) / "speech_tokenizer" / spec.vocoder if spec.vocoder else None
-        return SpiritLMTokenizer(speech_bundle.load_encoder(root, lm.variant, device), vocoder,
+        return SpiritLMTokenizer(bundle.load_encoder(root, lm.variant, device), vocoder,
                                  kwargs.get("default_speaker", 2), kwargs.get("default_style"), 71, device)
     factory = spiritlm_expressive if lm.layout.is_expressive else spiritlm_base
     logger.info("loading the %s speech tokenizer from %s", lm.variant, kwargs["root"])
@@ -78,14 +78,14 @@ def default_speech_loader(device: str = "cpu", **kwargs):
     """A `SpeechLoader` for `SpiritLM`: (encoder, vocoder) from our bundle or the official factories."""
 
     def load(lm):
-        from .. import speech_bundle
+        from ..speech import bundle
 
         root = speech_root_for(lm.path)
-        if speech_bundle.has_bundle(root):
+        if bundle.has_bundle(root):
             variant = lm.variant
-            spec = speech_bundle.read_spec(root, variant)
-            return (LazyEncoder(lambda: speech_bundle.load_encoder(root, variant, device), spec.pitch is not None),
-                    LazyVocoder(lambda: speech_bundle.load_bundle_vocoder(root, variant, device)))
+            spec = bundle.read_spec(root, variant)
+            return (LazyEncoder(lambda: bundle.load_encoder(root, variant, device), spec.pitch is not None),
+                    LazyVocoder(lambda: bundle.load_bundle_vocoder(root, variant, device)))
         tok = official_speech_tokenizer(lm, device=device, **kwargs)
         return tok.tokenizer, LazyVocoder(lambda: tok.vocoder)
 

@@ -16,6 +16,10 @@ both are masked so that a batch gives the same features as one file at a time:
 The official encoder pads the frame sequence to an even length with a key-padding mask; a masked
 key contributes nothing, so running without that padding gives the same result.
 
+Files go through one door each way: `load(path)` reads Meta's converted `.pt`, a fairseq checkpoint,
+our folder, or our phone encoder's folder (`phone_encoder`); `HubertFeatures.save(path, format=)` writes
+"ours" or "official".
+
     >>> feats = HubertFeatures(hubert_preset("tiny"), layer=11)
     >>> feats.num_frames(146160)
     228
@@ -30,12 +34,22 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .hubert_convert import HubertSpec, official_to_hf, read_official_hubert, with_layers
+from ..checkpoints import check_save_format, resolve_speech_part
+from .hubert_convert import (
+    HubertSpec,
+    hf_to_official,
+    official_to_hf,
+    read_official_hubert,
+    with_layers,
+    write_official_hubert,
+)
+from .phone_encoder import PHONE_ENCODER_FORMAT, PhoneEncoder, is_phone_encoder, load_phone_encoder
 
 logger = logging.getLogger(__name__)
 
 SAFETENSORS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+OUR_MODEL_TYPE = "spiritlm-hubert"
 
 
 class HubertFeatures(nn.Module):
@@ -141,16 +155,6 @@ class HubertFeatures(nn.Module):
         out = self.model.encoder(h, attention_mask=attn).last_hidden_state  # [B, F, D]
         return out, frames
 
-    # ------------------------------------------------------------------ loading / saving
-
-    @classmethod
-    def from_official(cls, path: str | Path, layer: int | None = 11, allow_pickle: bool = False) -> HubertFeatures:
-        """Load the official converted `.pt` or a fairseq HuBERT checkpoint."""
-        ckpt = read_official_hubert(path, allow_pickle=allow_pickle)
-        model = cls(ckpt.spec, layer)
-        model.load_hf_state(official_to_hf(ckpt.state, ckpt.spec, model.n_layers))
-        return model
-
     def load_hf_state(self, state: dict[str, torch.Tensor]) -> None:
         own = self.model.state_dict()
         if self.spec.layer_norm_first and self.layer is not None:  # final LN replaced by Identity: unused
@@ -162,36 +166,23 @@ class HubertFeatures(nn.Module):
             raise ValueError(f"HuBERT weights do not fit the model: missing {sorted(missing)[:5]}, "
                              f"unexpected {sorted(unexpected)[:5]}")
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """safetensors + config.json (our self-describing format); all layers that were built are kept."""
+    def save(self, path: str | Path, format: str = "ours", dictionaries: list | None = None) -> Path:
+        """Write the layers this model runs. "ours": a folder (model.safetensors + config.json);
+        "official": Meta's converted file (`hubert_25hz/mhubert_base_25hz.pt`, fairseq key names), with
+        `dictionaries` as its `dictionaries_symbols`. Returns what was written."""
         from safetensors.torch import save_file
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        check_save_format(format, "a HuBERT")
         spec = self.spec if self.n_layers == self.spec.layers else with_layers(self.spec, self.n_layers)
         state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
+        if format == "official":
+            return write_official_hubert(path, spec, hf_to_official(state, spec), dictionaries)
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
         save_file(state, str(directory / SAFETENSORS_NAME))
-        cfg = {"model_type": "spiritlm-hubert", "spec": spec.to_dict(), "layer": self.layer}
+        cfg = {"model_type": OUR_MODEL_TYPE, "spec": spec.to_dict(), "layer": self.layer}
         (directory / CONFIG_NAME).write_text(json.dumps(cfg, indent=2))
         return directory
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, layer: int | None = None) -> HubertFeatures:
-        from safetensors.torch import load_file
-
-        directory = Path(directory)
-        cfg_path = directory / CONFIG_NAME
-        if not cfg_path.is_file():
-            raise FileNotFoundError(f"no {CONFIG_NAME} in {directory} (expected a HuBERT saved by save_pretrained)")
-        cfg = json.loads(cfg_path.read_text())
-        if cfg.get("model_type") != "spiritlm-hubert":
-            raise ValueError(f"{cfg_path} is not a spiritlm HuBERT config (model_type={cfg.get('model_type')!r})")
-        spec = HubertSpec.from_dict(cfg["spec"])
-        model = cls(spec, cfg.get("layer") if layer is None else layer)
-        state = load_file(str(directory / SAFETENSORS_NAME))
-        state = {k: v for k, v in state.items() if not _beyond(k, model.n_layers)}
-        model.load_hf_state(state)
-        return model
 
 
 def _beyond(key: str, n_layers: int) -> bool:
@@ -199,30 +190,41 @@ def _beyond(key: str, n_layers: int) -> bool:
     return key.startswith("encoder.layers.") and int(parts[2]) >= n_layers
 
 
-def resolve_hubert(source: str | Path) -> Path:
-    """A path as given, else a name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/ (e.g. "mini_hubert")."""
-    from ..checkpoints import speech_dir
-
-    path = Path(source)
-    if path.exists():
-        return path
-    named = speech_dir(str(source))
-    if named.exists():
-        return named
-    raise FileNotFoundError(f"no HuBERT at {path} nor {named}: give a .pt file, a folder written by "
-                            "save_pretrained, or a name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/")
+def _read_official(path: Path, layer: int | None, allow_pickle: bool) -> HubertFeatures:
+    ckpt = read_official_hubert(path, allow_pickle=allow_pickle)
+    model = HubertFeatures(ckpt.spec, layer)
+    model.load_hf_state(official_to_hf(ckpt.state, ckpt.spec, model.n_layers))
+    return model
 
 
-def load_hubert(source: str | Path, layer: int | None = 11, allow_pickle: bool = False) -> HubertFeatures:
-    """A `.pt` file (official / fairseq) or a directory written by `save_pretrained`, by path or name.
+def _read_ours(directory: Path, layer: int | None) -> HubertFeatures:
+    from safetensors.torch import load_file
 
-    `allow_pickle=True` lets old fairseq files that pickle an `argparse.Namespace` load (trusted files only).
+    cfg_path = directory / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"no {CONFIG_NAME} in {directory} (expected a HuBERT folder written by save)")
+    cfg = json.loads(cfg_path.read_text())
+    if cfg.get("model_type") != OUR_MODEL_TYPE:
+        raise ValueError(f"{cfg_path} is not a spiritlm HuBERT config (model_type={cfg.get('model_type')!r}; "
+                         f"expected {OUR_MODEL_TYPE!r} or a phone encoder's format {PHONE_ENCODER_FORMAT!r})")
+    model = HubertFeatures(HubertSpec.from_dict(cfg["spec"]), cfg.get("layer") if layer is None else layer)
+    state = load_file(str(directory / SAFETENSORS_NAME))
+    model.load_hf_state({k: v for k, v in state.items() if not _beyond(k, model.n_layers)})
+    return model
+
+
+def load(source: str | Path, layer: int | None = 11, allow_pickle: bool = False) -> HubertFeatures | PhoneEncoder:
+    """The one door to a HuBERT, by path or by name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/:
+
+    * Meta's converted `.pt` or a fairseq checkpoint (`allow_pickle=True` lets old fairseq files that pickle
+      an `argparse.Namespace` load; trusted files only);
+    * our folder (config.json "spiritlm-hubert" + model.safetensors; `layer=None` keeps its saved layer);
+    * our phone encoder's folder (config.json "spiritlm-phone-encoder"), which has the same interface
+      and no layers to choose.
     """
-    from .phone_encoder import is_phone_encoder, load_phone_encoder
-
-    if is_phone_encoder(source):  # the mini models' phone-supervised encoder: same interface, no layers
-        return load_phone_encoder(source)
-    source = resolve_hubert(source)
-    if source.is_dir():
-        return HubertFeatures.from_pretrained(source, layer)
-    return HubertFeatures.from_official(source, layer, allow_pickle=allow_pickle)
+    path = resolve_speech_part(source, "hubert_25hz/mhubert_base_25hz.pt or a folder written by save")
+    if not path.is_dir():
+        return _read_official(path, layer, allow_pickle)
+    if is_phone_encoder(path):
+        return load_phone_encoder(path)
+    return _read_ours(path, layer)

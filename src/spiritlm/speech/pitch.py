@@ -14,14 +14,15 @@ Feature options (the official `features` string): ``f0_interp,vuv`` | ``f0,vuv``
 ``norm_f0_interp,vuv`` | ``norm_f0,vuv``. ``norm_`` (or ``speaker_norm``) subtracts the speaker's
 mean F0 (``speaker_stats``) or, failing that, the mean over the utterance's voiced frames, from the
 non-zero F0 values. The official tokenizer always interpolates F0 through unvoiced frames, whatever the
-string says; `PitchTokenizer.from_official` keeps that, our own checkpoints interpolate only for
+string says; `load` keeps that for Meta's folders, our own checkpoints interpolate only for
 ``*_interp`` features. An utterance with no voiced frame is left un-normalised (the official code
 would produce NaN there).
 
-Two checkpoint formats load (`PitchTokenizer.load` tells them apart):
+Two checkpoint formats load through the one door, `load(path)`, and `PitchTokenizer.save(path, format=)`
+writes either:
 
 * official ``vqvae_f0_quantizer/``: ``config.yaml`` (OmegaConf) + ``model.pt`` = ``{"model": state_dict}``;
-* ours: ``config.json`` (`PitchConfig`) + ``model.safetensors``, written by `save_pretrained`.
+* ours: ``config.json`` (`PitchConfig`) + ``model.safetensors``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..audio import split_chunks
+from ..checkpoints import check_save_format, resolve_speech_part
 from .f0 import F0_METHODS, HOP_LENGTH, F0Contour, as_waveform, load_f0_extractor
 from .vqvae import VQVAE, VQVAEConfig
 
@@ -42,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 FEATURES = ("f0_interp,vuv", "f0,vuv", "norm_f0_interp,vuv", "norm_f0,vuv")
 CONFIG_FORMAT = "spiritlm-pitch-vqvae"
-MAX_CHUNK = 100 * 16000
-MIN_CHUNK = 1280
 OFFICIAL_DIR_NAME = "vqvae_f0_quantizer"
 
 
@@ -96,71 +97,23 @@ class PitchTokenizer:
         self.device = device
         self.f0_extractor = load_f0_extractor(config.f0_method, config.hop_length, config.interpolate, device)
 
-    # ---- loading and saving -------------------------------------------------------------------
-    @classmethod
-    def load(cls, path: str | os.PathLike, f0_method: str | None = None, device: str = "cpu",
-             trust_pickle: bool = False) -> PitchTokenizer:
-        """Official folder (config.yaml + model.pt) or ours (config.json + model.safetensors), by path
-        or by name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/. `f0_method` overrides the extractor."""
-        d = resolve_checkpoint_dir(path, OFFICIAL_DIR_NAME)
-        if (d / "config.json").is_file():
-            return cls.from_pretrained(d, f0_method=f0_method, device=device)
-        if (d / "config.yaml").is_file() and (d / "model.pt").is_file():
-            return cls.from_official(d, f0_method=f0_method or "fcpe", device=device, trust_pickle=trust_pickle)
-        raise FileNotFoundError(f"{d} holds neither config.json + model.safetensors (ours) nor "
-                                f"config.yaml + model.pt (official); it has {sorted(p.name for p in d.iterdir())}")
-
-    @classmethod
-    def from_official(cls, path: str | os.PathLike, f0_method: str = "fcpe", device: str = "cpu",
-                      trust_pickle: bool = False) -> PitchTokenizer:
-        """The official `vqvae_f0_quantizer/` folder, with the official extractor settings."""
-        import yaml
-
-        d = Path(path)
-        cfg = yaml.safe_load((d / "config.yaml").read_text())
-        stats = _load_official_speaker_stats(cfg.get("speaker_stats"), d)
-        config = PitchConfig(vqvae=VQVAEConfig.from_official(cfg), features=cfg.get("features", "f0_interp,vuv"),
-                             f0_method=f0_method, hop_length=HOP_LENGTH, interpolate=True,
-                             speaker_norm=bool(cfg.get("speaker_norm", False)), speaker_stats=stats)
-        ckpt = _torch_load(d / "model.pt", trust_pickle)
-        if not isinstance(ckpt, dict) or "model" not in ckpt:
-            raise ValueError(f"{d / 'model.pt'} is not an official VQ-VAE checkpoint (expected a dict with 'model')")
-        model = VQVAE(config.vqvae)
-        model.load_state_dict(ckpt["model"], strict=True)
-        logger.info("loaded official F0 VQ-VAE from %s (%s, %d codes)", d, config.features, config.vqvae.vq.l_bins)
-        return cls(config, model, device)
-
-    @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, f0_method: str | None = None,
-                        device: str = "cpu") -> PitchTokenizer:
-        """Our folder (config.json + model.safetensors), as `save_pretrained` and `spiritlm train vqvae` write it."""
-        from safetensors.torch import load_file
-
-        d = Path(path)
-        config = PitchConfig.from_dict(json.loads((d / "config.json").read_text()))
-        if f0_method is not None:
-            config = replace(config, f0_method=f0_method)
-        model = VQVAE(config.vqvae)
-        model.load_state_dict(load_file(str(d / "model.safetensors")), strict=True)
-        return cls(config, model, device)
-
-    def save_pretrained(self, path: str | os.PathLike) -> Path:
-        from safetensors.torch import save_file
-
+    # ---- saving (loading: the module's `load`) ------------------------------------------------
+    def save(self, path: str | os.PathLike, format: str = "ours") -> Path:
+        """"ours": config.json (`PitchConfig`) + model.safetensors; "official": Meta's layout, config.yaml +
+        model.pt = {"model": state_dict} and speaker stats as speaker_stats.pt {speaker: {"f0_mean": tensor}},
+        loadable by the official F0Tokenizer."""
+        check_save_format(format, "a pitch tokenizer")
         d = Path(path)
         d.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        save_file(state, str(d / "model.safetensors"))
-        (d / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
-        return d
+        if format == "ours":
+            from safetensors.torch import save_file
 
-    def save_official(self, path: str | os.PathLike) -> Path:
-        """Write the official layout (config.yaml + model.pt = {"model": state_dict}; speaker stats as
-        speaker_stats.pt {speaker: {"f0_mean": tensor}}), loadable by the official F0Tokenizer."""
+            save_file(state, str(d / "model.safetensors"))
+            (d / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
+            return d
         import yaml
 
-        d = Path(path)
-        d.mkdir(parents=True, exist_ok=True)
         vq = self.config.vqvae.to_dict()
         cfg = {"encoder_params": vq["encoder"], "vq_params": vq["vq"], "decoder_params": vq["decoder"],
                "features": self.config.features, "speaker_norm": self.config.speaker_norm}
@@ -169,7 +122,7 @@ class PitchTokenizer:
             torch.save(stats, d / "speaker_stats.pt")
             cfg["speaker_stats"] = str((d / "speaker_stats.pt").resolve())
         (d / "config.yaml").write_text(yaml.safe_dump(_plain(cfg), sort_keys=False))
-        torch.save({"model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}, d / "model.pt")
+        torch.save({"model": state}, d / "model.pt")
         return d
 
     # ---- encoding -------------------------------------------------------------------------------
@@ -219,26 +172,54 @@ def _plain(v):
     return [_plain(x) for x in v] if isinstance(v, (list, tuple)) else v
 
 
-def split_chunks(wav: np.ndarray, max_chunk: int = MAX_CHUNK, min_chunk: int = MIN_CHUNK) -> list[np.ndarray]:
-    """The official tokenizer's chunking: `max_chunk`-sample pieces, those under `min_chunk` dropped."""
-    chunks = [wav[i : i + max_chunk] for i in range(0, len(wav), max_chunk)]
-    return [c for c in chunks if len(c) >= min_chunk]
+def is_official(folder: str | os.PathLike) -> bool:
+    """Whether a pitch folder is in Meta's layout (config.yaml + model.pt) rather than ours."""
+    d = Path(folder)
+    return (d / "config.yaml").is_file() and (d / "model.pt").is_file() and not (d / "config.json").is_file()
 
 
-def resolve_checkpoint_dir(path: str | os.PathLike, official_name: str) -> Path:
-    """A folder path, or a name looked up under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/."""
-    p = Path(path)
-    if p.is_dir():
-        return p
-    tried = [p]
-    root = os.environ.get("SPIRITLM_CHECKPOINTS_DIR")
-    if root:
-        for cand in (Path(root) / "speech_tokenizer" / str(path), Path(root) / str(path)):
-            tried.append(cand)
-            if cand.is_dir():
-                return cand
-    raise FileNotFoundError(f"no checkpoint folder {str(path)!r} (tried {', '.join(map(str, tried))}); "
-                            f"pass a folder, e.g. .../speech_tokenizer/{official_name}")
+def load(path: str | os.PathLike, f0_method: str | None = None, device: str = "cpu",
+         trust_pickle: bool = False) -> PitchTokenizer:
+    """The one door to a pitch tokenizer, by path or by name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/:
+    Meta's folder (config.yaml + model.pt; F0 by `f0_method`, default "fcpe", interpolated as officially)
+    or ours (config.json + model.safetensors; `f0_method` overrides its saved extractor)."""
+    d = resolve_speech_part(path, OFFICIAL_DIR_NAME)
+    if not d.is_dir():
+        raise FileNotFoundError(f"a pitch tokenizer is a folder; {d} is a file")
+    if (d / "config.json").is_file():
+        return _read_ours(d, f0_method, device)
+    if is_official(d):
+        return _read_official(d, f0_method or "fcpe", device, trust_pickle)
+    raise FileNotFoundError(f"{d} holds neither config.json + model.safetensors (ours) nor "
+                            f"config.yaml + model.pt (official); it has {sorted(p.name for p in d.iterdir())}")
+
+
+def _read_official(d: Path, f0_method: str, device: str, trust_pickle: bool) -> PitchTokenizer:
+    import yaml
+
+    cfg = yaml.safe_load((d / "config.yaml").read_text())
+    stats = _load_official_speaker_stats(cfg.get("speaker_stats"), d)
+    config = PitchConfig(vqvae=VQVAEConfig.from_official(cfg), features=cfg.get("features", "f0_interp,vuv"),
+                         f0_method=f0_method, hop_length=HOP_LENGTH, interpolate=True,
+                         speaker_norm=bool(cfg.get("speaker_norm", False)), speaker_stats=stats)
+    ckpt = _torch_load(d / "model.pt", trust_pickle)
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise ValueError(f"{d / 'model.pt'} is not an official VQ-VAE checkpoint (expected a dict with 'model')")
+    model = VQVAE(config.vqvae)
+    model.load_state_dict(ckpt["model"], strict=True)
+    logger.info("loaded official F0 VQ-VAE from %s (%s, %d codes)", d, config.features, config.vqvae.vq.l_bins)
+    return PitchTokenizer(config, model, device)
+
+
+def _read_ours(d: Path, f0_method: str | None, device: str) -> PitchTokenizer:
+    from safetensors.torch import load_file
+
+    config = PitchConfig.from_dict(json.loads((d / "config.json").read_text()))
+    if f0_method is not None:
+        config = replace(config, f0_method=f0_method)
+    model = VQVAE(config.vqvae)
+    model.load_state_dict(load_file(str(d / "model.safetensors")), strict=True)
+    return PitchTokenizer(config, model, device)
 
 
 def _torch_load(path: Path, trust_pickle: bool):

@@ -12,6 +12,10 @@ Two kinds:
 
 * `KmeansQuantizer`: the nearest of K centroids by squared L2 distance (no sklearn at inference);
   the form our own k-means training writes.
+
+One door each way: `load(path)` reads any of the three files (Meta's linear `.pt`, a k-means `.pt`, our
+k-means folder); `save(path, format=)` writes "official" (both kinds; k-means as an exact linear
+quantizer, see `kmeans_as_linear`) or "ours" (k-means).
 """
 
 from __future__ import annotations
@@ -25,11 +29,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..checkpoints import check_save_format, resolve_speech_part
 from ..torch_files import load_torch_file
 
 logger = logging.getLogger(__name__)
 
 _ROLL_CAP = 10000  # the official loop's iteration cap
+KMEANS_MODEL_TYPE = "spiritlm-kmeans"
+LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default, which the official quantizer uses
+BLANK_SCORE = -1e9
 
 
 def _fill_row(row: torch.Tensor, blank: int) -> torch.Tensor:
@@ -127,13 +135,11 @@ class LinearQuantizer(nn.Module):
         return fill_blanks(codes, self.blank, lengths, compat=self.compat)
 
     @classmethod
-    def from_official(cls, path: str | Path, compat: bool = False) -> LinearQuantizer:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"quantizer checkpoint not found: {path}")
-        ckpt = load_torch_file(path, "the HuBERT quantizer")
+    def _from_checkpoint(cls, ckpt, path: Path, compat: bool = False) -> LinearQuantizer:
+        """The official `L11_quantizer_500.pt` contents ({model_cfg, model_weight}) read from `path`."""
         if not isinstance(ckpt, Mapping) or "model_cfg" not in ckpt or "model_weight" not in ckpt:
-            raise ValueError(f"{path}: not an official linear quantizer (expected keys model_cfg, model_weight)")
+            raise ValueError(f"{path}: not a quantizer: expected the official linear quantizer {{model_cfg, "
+                             "model_weight}, a k-means file {cluster_centers, n_clusters} or our k-means folder")
         cfg = ckpt["model_cfg"]
         missing = {"vocab_size", "dim", "upstream_dim"} - set(cfg)
         if missing:
@@ -145,6 +151,11 @@ class LinearQuantizer(nn.Module):
             raise ValueError(f"{path}: unknown quantizer keys {sorted(unknown)}; valid: 0.*, 2.*, 4.*")
         model.encoder.load_state_dict(state)
         return model
+
+    def save(self, path: str | Path, format: str = "official") -> Path:
+        """The official file (`hubert_25hz/L11_quantizer_500.pt`), the only format of a linear quantizer."""
+        check_save_format(format, "a linear quantizer", ("official",))
+        return _save_torch(self.to_official(), path)
 
     def to_official(self) -> dict:
         return {"model_cfg": asdict(self.config),
@@ -177,45 +188,84 @@ class KmeansQuantizer(nn.Module):
         return self.distances(feats).argmin(-1)  # [B, T]
 
     @classmethod
-    def from_official(cls, path: str | Path) -> KmeansQuantizer:
-        """The official `KmeansModel` file: {cluster_centers [K, D], n_clusters}."""
-        ckpt = load_torch_file(path, "the k-means quantizer")
-        if not isinstance(ckpt, Mapping) or "cluster_centers" not in ckpt or "n_clusters" not in ckpt:
-            raise ValueError(f"{path}: not a k-means checkpoint (expected cluster_centers, n_clusters)")
+    def _from_checkpoint(cls, ckpt, path: Path) -> KmeansQuantizer:
+        """A k-means `.pt` file's contents ({cluster_centers [K, D], n_clusters}) read from `path`."""
         centers = torch.as_tensor(ckpt["cluster_centers"])
-        if centers.shape[0] != int(ckpt["n_clusters"]):
-            raise ValueError(f"{path}: n_clusters={ckpt['n_clusters']} but {centers.shape[0]} centers")
+        if "n_clusters" not in ckpt or centers.shape[0] != int(ckpt["n_clusters"]):
+            raise ValueError(f"{path}: n_clusters={ckpt.get('n_clusters')} but {centers.shape[0]} centers")
         return cls(centers)
 
-    def save_pretrained(self, directory: str | Path, **meta) -> Path:
-        from safetensors.torch import save_file
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_file({"centroids": self.centroids.contiguous()}, str(directory / "model.safetensors"))
-        cfg = {"model_type": "spiritlm-kmeans", "n_clusters": self.n_units, "dim": int(self.centroids.shape[1])}
-        (directory / "config.json").write_text(json.dumps(cfg | meta, indent=2))
-        return directory
-
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> KmeansQuantizer:
+    def _from_folder(cls, directory: Path) -> KmeansQuantizer:
+        """Our folder: config.json (model_type "spiritlm-kmeans") + model.safetensors {centroids}."""
         from safetensors.torch import load_file
 
-        directory = Path(directory)
-        cfg = json.loads((directory / "config.json").read_text())
-        if cfg.get("model_type") != "spiritlm-kmeans":
+        cfg_path = directory / "config.json"
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"no config.json in {directory} (expected a k-means folder written by save)")
+        cfg = json.loads(cfg_path.read_text())
+        if cfg.get("model_type") != KMEANS_MODEL_TYPE:
             raise ValueError(f"{directory} is not a spiritlm k-means model (model_type={cfg.get('model_type')!r})")
         return cls(load_file(str(directory / "model.safetensors"))["centroids"])
 
+    def save(self, path: str | Path, format: str = "ours", **meta) -> Path:
+        """"ours": a folder (model.safetensors + config.json, `meta` added to the config); "official": the
+        file Meta's tokenizer loads, a linear quantizer whose argmax is exactly the nearest centroid."""
+        from safetensors.torch import save_file
 
-def load_quantizer(source: str | Path, compat: bool = False) -> LinearQuantizer | KmeansQuantizer:
-    """A directory (our k-means), an official linear quantizer `.pt`, or an official k-means `.pt`."""
-    source = Path(source)
-    if source.is_dir():
-        return KmeansQuantizer.from_pretrained(source)
-    if not source.is_file():
-        raise FileNotFoundError(f"quantizer not found: {source}")
-    ckpt = load_torch_file(source, "the quantizer")
+        check_save_format(format, "a k-means quantizer")
+        if format == "official":
+            return _save_torch(kmeans_as_linear(self.centroids), path)
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_file({"centroids": self.centroids.contiguous()}, str(directory / "model.safetensors"))
+        cfg = {"model_type": KMEANS_MODEL_TYPE, "n_clusters": self.n_units, "dim": int(self.centroids.shape[1])}
+        (directory / "config.json").write_text(json.dumps(cfg | meta, indent=2))
+        return directory
+
+
+def kmeans_as_linear(centroids: torch.Tensor) -> dict:
+    """An official linear-quantizer checkpoint whose argmax is the nearest centroid.
+
+    Nearest centroid is `argmax_k 2 c_k.x - |c_k|^2`, a linear function of x; LeakyReLU (slope s) is undone
+    exactly by `x = (f(x) - f(-x)) / (1 + s)`. So layer 1 computes `[x, -x]`, layer 2 maps it to `[x, -x]`
+    again, layer 3 to the centroid scores, and the blank class gets a score no frame reaches. The official
+    widths `dim - mid//4`, `dim - mid//2` with `mid = upstream_dim - (V + 1)` give 2·dim and 3·dim for
+    `upstream_dim = V + 1 - 4·dim` (the extra dim rows of layer 2 are zero).
+    """
+    c = centroids.double()  # [K, D]
+    k, d = c.shape
+    eye = torch.eye(d, dtype=torch.float64)
+    up = k + 1 - 4 * d
+    w0 = torch.cat([eye, -eye])  # [2D, D]
+    w2 = torch.zeros(3 * d, 2 * d, dtype=torch.float64)
+    w2[:d, :d], w2[:d, d:], w2[d:2 * d, :d], w2[d:2 * d, d:] = eye, -eye, -eye, eye
+    w2 /= 1 + LEAKY_SLOPE
+    w4 = torch.zeros(k + 1, 3 * d, dtype=torch.float64)
+    w4[:k, :d], w4[:k, d:2 * d] = 2 * c, -2 * c
+    w4 /= 1 + LEAKY_SLOPE
+    b4 = torch.cat([-(c ** 2).sum(1), torch.tensor([BLANK_SCORE], dtype=torch.float64)])
+    state = {"0.weight": w0, "0.bias": torch.zeros(2 * d), "2.weight": w2, "2.bias": torch.zeros(3 * d),
+             "4.weight": w4, "4.bias": b4}
+    return {"model_cfg": {"vocab_size": k, "dim": d, "upstream_dim": up},
+            "model_weight": {n: t.float().contiguous() for n, t in state.items()}}
+
+
+def _save_torch(obj: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(obj, path)
+    return path
+
+
+def load(source: str | Path, compat: bool = False) -> LinearQuantizer | KmeansQuantizer:
+    """The one door to a quantizer, by path or by name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/:
+    Meta's linear quantizer `.pt` (`compat=True`: the official blank fill), a k-means `.pt`
+    {cluster_centers, n_clusters}, or our k-means folder."""
+    path = resolve_speech_part(source, "hubert_25hz/L11_quantizer_500.pt")
+    if path.is_dir():
+        return KmeansQuantizer._from_folder(path)
+    ckpt = load_torch_file(path, "the quantizer")
     if isinstance(ckpt, Mapping) and "cluster_centers" in ckpt:
-        return KmeansQuantizer.from_official(source)
-    return LinearQuantizer.from_official(source, compat=compat)
+        return KmeansQuantizer._from_checkpoint(ckpt, path)
+    return LinearQuantizer._from_checkpoint(ckpt, path, compat=compat)

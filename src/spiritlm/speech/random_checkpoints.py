@@ -86,5 +86,5 @@ def write_hubert_checkpoints(root: str | Path, preset: str | HubertSpec = "tiny"
     hub = write_official_hubert(base / HUBERT_FILE, spec, state, [[str(i) for i in range(vocab_size)]], fairseq)
     qcfg = LinearQuantizerConfig(vocab_size=vocab_size, dim=spec.embed_dim, upstream_dim=spec.embed_dim)
     qpath = base / QUANTIZER_FILE
-    torch.save(random_quantizer(qcfg, seed + 1, blank_bias).to_official(), qpath)
+    random_quantizer(qcfg, seed + 1, blank_bias).save(qpath, format="official")
     return RandomHubertFiles(hub, qpath, spec, qcfg)

@@ -14,10 +14,11 @@ the per-utterance normalisation, which ships here as `PREPROCESSOR` — nothing 
 Input shorter than the wav2vec2 receptive field (400 samples) gives no token; audio longer than 100 s
 is cut into 100 s chunks and chunks under 1280 samples are skipped, as the official tokenizer does.
 
-Two folder formats load through `StyleTokenizer.load`:
+Two folder formats load through the one door, `load(path)`, and `StyleTokenizer.save(path, format=)` writes
+either:
 
 * official ``style_encoder_w2v2/``: ``config.json`` + ``pytorch_model.bin`` (read with weights_only=True);
-* ours: ``config.json`` + ``model.safetensors`` (`save_pretrained`; also what `spiritlm train style` writes),
+* ours: ``config.json`` + ``model.safetensors`` (also what `spiritlm train style` writes),
   whose config carries ``spiritlm_style`` = {pool_size, do_normalize} and the label names in ``id2label``.
 """
 
@@ -31,8 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..audio import split_chunks
+from ..checkpoints import check_save_format, resolve_speech_part
 from .f0 import as_waveform
-from .pitch import resolve_checkpoint_dir, split_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -87,31 +89,18 @@ class StyleTokenizer:
         mc = model.config
         self.min_samples = receptive_field(mc.conv_kernel, mc.conv_stride)
 
-    # ---- loading and saving -------------------------------------------------------------------
-    @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "cpu") -> StyleTokenizer:
-        d = resolve_checkpoint_dir(path, OFFICIAL_DIR_NAME)
-        if (d / "model.safetensors").is_file():
-            return cls.from_pretrained(d, device)
-        if (d / "pytorch_model.bin").is_file():
-            return cls.from_official(d, device)
-        raise FileNotFoundError(f"{d} holds neither config.json + model.safetensors (ours) nor config.json + "
-                                f"pytorch_model.bin (official); it has {sorted(p.name for p in d.iterdir())}")
-
-    @classmethod
-    def from_official(cls, path: str | os.PathLike, device: str = "cpu") -> StyleTokenizer:
-        """The official `style_encoder_w2v2/` folder; offline, with the wav2vec2-base normalisation."""
-        model = _load_hf(Path(path), "pytorch_model.bin")
-        return cls(model, StyleConfig(), device)
-
-    @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, device: str = "cpu") -> StyleTokenizer:
-        model = _load_hf(Path(path), "model.safetensors")
-        extra = getattr(model.config, "spiritlm_style", None) or {}
-        return cls(model, StyleConfig(**extra), device)
-
-    def save_pretrained(self, path: str | os.PathLike) -> Path:
+    # ---- saving (loading: the module's `load`) ------------------------------------------------
+    def save(self, path: str | os.PathLike, format: str = "ours") -> Path:
+        """"ours": config.json (with `spiritlm_style` = this `StyleConfig`) + model.safetensors; "official":
+        Meta's `style_encoder_w2v2/`, config.json + pytorch_model.bin (Meta's encoder always pools 50 frames
+        with normalisation, whatever this tokenizer's `StyleConfig`)."""
+        check_save_format(format, "a style tokenizer")
         d = Path(path)
+        if format == "official":
+            d.mkdir(parents=True, exist_ok=True)
+            self.model.config.save_pretrained(str(d))
+            torch.save({k: v.contiguous() for k, v in self.model.state_dict().items()}, d / "pytorch_model.bin")
+            return d
         self.model.config.spiritlm_style = asdict(self.config)
         self.model.save_pretrained(str(d))  # config.json + model.safetensors
         return d
@@ -150,6 +139,22 @@ class StyleTokenizer:
         """How many units one chunk of `n_samples` gives (ceil(frames / pool_size))."""
         frames = self.model.wav2vec2._get_feat_extract_output_lengths(torch.tensor(n_samples)).item()
         return -(-int(frames) // self.config.pool_size) if n_samples >= self.min_samples else 0
+
+
+def load(path: str | os.PathLike, device: str = "cpu") -> StyleTokenizer:
+    """The one door to a style tokenizer, by path or by name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/:
+    Meta's `style_encoder_w2v2/` (config.json + pytorch_model.bin, read with weights_only=True; the
+    wav2vec2-base normalisation, offline) or ours (config.json + model.safetensors)."""
+    d = resolve_speech_part(path, OFFICIAL_DIR_NAME)
+    if not d.is_dir():
+        raise FileNotFoundError(f"a style tokenizer is a folder; {d} is a file")
+    if (d / "model.safetensors").is_file():
+        model = _load_hf(d, "model.safetensors")
+        return StyleTokenizer(model, StyleConfig(**(getattr(model.config, "spiritlm_style", None) or {})), device)
+    if (d / "pytorch_model.bin").is_file():
+        return StyleTokenizer(_load_hf(d, "pytorch_model.bin"), StyleConfig(), device)
+    raise FileNotFoundError(f"{d} holds neither config.json + model.safetensors (ours) nor config.json + "
+                            f"pytorch_model.bin (official); it has {sorted(p.name for p in d.iterdir())}")
 
 
 def _load_hf(d: Path, weights: str):

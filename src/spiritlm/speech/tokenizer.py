@@ -28,15 +28,12 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from ..audio import AudioError, load_audio
+from ..audio import MAX_CHUNK, MIN_CHUNK, AudioError, load_audio, split_chunks
 from ..tokens import units_to_string
 from ..units import SpeechUnits
 from .hubert import HubertFeatures
 
 logger = logging.getLogger(__name__)
-
-MAX_CHUNK = 100 * 16000
-MIN_CHUNK = 1280
 
 
 class UnitStream(Protocol):
@@ -108,11 +105,7 @@ class SpeechTokenizer:
         return wav
 
     def chunks(self, wav: np.ndarray) -> list[np.ndarray]:
-        out = []
-        for start in range(0, len(wav), self.max_chunk):
-            chunk = wav[start:start + self.max_chunk]
-            if len(chunk) >= self.min_chunk:
-                out.append(chunk)
+        out = split_chunks(wav, self.max_chunk, self.min_chunk)
         if not out:
             logger.warning("audio of %d samples is shorter than %d (%.0f ms): no units", len(wav), self.min_chunk,
                            1000 * self.min_chunk / self.sample_rate)

@@ -16,8 +16,7 @@ import os
 from pathlib import Path
 
 from ..checkpoints import speech_dir
-from ..speech.hubert import load_hubert
-from ..speech.quantizer import load_quantizer
+from ..speech import hubert, quantizer
 from ..speech.tokenizer import SpeechTokenizer
 from .spiritlm_tokenizer import HubertTokenizer, SpiritLMTokenizer
 
@@ -40,7 +39,7 @@ def _hubert_tokenizer(root: PathLike | None, hubert_path: PathLike | None, quant
     for p, what in ((hub, "HuBERT checkpoint"), (qnt, "HuBERT quantizer")):
         if not p.exists():
             raise FileNotFoundError(f"{what} not found at {p}; set $SPIRITLM_CHECKPOINTS_DIR, root=, or pass the path")
-    return SpeechTokenizer(load_hubert(hub, layer), load_quantizer(qnt, compat=compat), pitch=pitch, style=style,
+    return SpeechTokenizer(hubert.load(hub, layer), quantizer.load(qnt, compat=compat), pitch=pitch, style=style,
                            device=device)
 
 
@@ -70,17 +69,16 @@ def spiritlm_expressive(f0_backbone: str = "fcpe", default_speaker: int = 2, *, 
     if f0_backbone not in F0_BACKBONES:
         raise ValueError(f"unknown f0_backbone {f0_backbone!r}; valid: {', '.join(F0_BACKBONES)}")
     if pitch is None:
-        from ..speech.pitch import PitchTokenizer
+        from ..speech import pitch as pitch_part
 
         f0_dir = Path(f0_path or speech_dir(F0_DIR, root))
-        if (f0_dir / "config.yaml").is_file():  # official folder: the backbone is the caller's choice
-            pitch = PitchTokenizer.from_official(f0_dir, f0_method=f0_backbone, device=device)
-        else:
-            pitch = PitchTokenizer.load(f0_dir, device=device)
+        # Meta's folder: the backbone is the caller's choice; ours keeps the extractor it was trained with
+        pitch = pitch_part.load(f0_dir, f0_method=f0_backbone if pitch_part.is_official(f0_dir) else None,
+                                device=device)
     if style is None:
-        from ..speech.style import StyleTokenizer
+        from ..speech import style as style_part
 
-        style = StyleTokenizer.load(style_path or speech_dir(STYLE_DIR, root), device=device)
+        style = style_part.load(style_path or speech_dir(STYLE_DIR, root), device=device)
     tok = _hubert_tokenizer(root, hubert_path, quantizer_path, 11, device, compat, pitch, style)
     voc = vocoder_path or speech_dir(HIFIGAN_EXPRESSIVE_DIR, root)
     return SpiritLMTokenizer(tok, voc, default_speaker, None, missing_style, device, compat)

@@ -11,7 +11,7 @@ model's middle layer (`--features hubert --hubert <run>/hubert --layer 4`). One 
 Targets come from the k-means run's own feature description, so they are computed exactly as the
 k-means was trained. `out/state.pt` (model, optimizer, step, RNG, history) makes the run resumable;
 `out/hubert/` always holds the latest encoder (safetensors + config.json), loadable with
-`spiritlm.speech.hubert.load_hubert` by path or by name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/.
+`spiritlm.speech.hubert.load` by path or by name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/.
 """
 
 from __future__ import annotations
@@ -98,13 +98,13 @@ def load_targets(cfg: HubertTrainConfig, spec) -> tuple[list[np.ndarray], list[n
     from tqdm import tqdm
 
     from ..audio import load_audio
+    from ..speech import quantizer
     from ..speech.audio_list import read_manifest_entries
-    from ..speech.quantizer import KmeansQuantizer
     from .kmeans import feature_source
 
     kdir = Path(cfg.kmeans)
     meta = json.loads((kdir / "config.json").read_text())
-    km = KmeansQuantizer.from_pretrained(kdir)
+    km = quantizer.load(kdir)
     feats, hop = feature_source(meta)
     if hop != spec.hop:
         raise ValueError(f"the k-means features have hop {hop} but the HuBERT '{cfg.model}' has hop {spec.hop}")
@@ -212,7 +212,7 @@ def _checkpoint(model, opt, g, step: int, history: list, out: Path) -> None:
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": g.get_state(), "step": step,
                 "history": history}, tmp)
     os.replace(tmp, out / "state.pt")
-    model.encoder.save_pretrained(out / "hubert")
+    model.encoder.save(out / "hubert")
 
 
 def register(sub) -> None:

@@ -9,7 +9,7 @@ running mean of all frames ever assigned to it (Sculley 2010)::
 
 A centroid that has drawn no frame for a while is restarted on a random frame. `out/state.pt`
 (centroids, counts, step, RNG) makes the run resumable; `out/kmeans/` holds the result
-(safetensors + config.json) for `KmeansQuantizer.from_pretrained`, and its config names the
+(safetensors + config.json) for `speech.quantizer.load`, and its config names the
 features it was trained on, so that `feature_source(config)` can rebuild them.
 """
 
@@ -69,12 +69,12 @@ class KmeansTrainConfig:
 
 def feature_source(meta: dict) -> tuple[Callable[[np.ndarray], torch.Tensor], int]:
     """(wav -> [frames, dim] features, hop) from a k-means config's feature description."""
+    from ..speech import hubert
     from ..speech.features import FeatureSpec, feature_fn
-    from ..speech.hubert import load_hubert
 
     kind = meta.get("features")
     if kind == "hubert":
-        model = load_hubert(meta["hubert"], int(meta["layer"]))
+        model = hubert.load(meta["hubert"], int(meta["layer"]))
 
         def hubert_feats(wav: np.ndarray) -> torch.Tensor:
             with torch.inference_mode():
@@ -204,7 +204,7 @@ def train_kmeans(cfg: KmeansTrainConfig) -> KmeansResult:
             state.rng = g.get_state()
             state.save(state_path)
     inertia = float(assign(pool, state.centers)[1].mean())
-    KmeansQuantizer(state.centers).save_pretrained(out / "kmeans", **cfg.feature_meta(), inertia=inertia,
+    KmeansQuantizer(state.centers).save(out / "kmeans", **cfg.feature_meta(), inertia=inertia,
                                                    steps=state.step)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     return KmeansResult(out, state.step, inertia, list(state.history))

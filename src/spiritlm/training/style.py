@@ -14,7 +14,7 @@ to predict the utterance's label (cross-entropy averaged over chunks). Segments 
 
 `out_dir/state.pt` (model, optimizer, step, history) is written every `checkpoint_every` steps and
 at the end, so a run resumes; `out_dir/style/` always holds the latest tokenizer (config.json with
-the label names + model.safetensors) for `StyleTokenizer.load`. Losses go to `out_dir/log.jsonl`.
+the label names + model.safetensors) for `speech.style.load`. Losses go to `out_dir/log.jsonl`.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def _train_style(cfg: StyleTrainConfig) -> TrainResult:
 
     def save() -> None:
         save_state(state_path, model, opt, step, history, labels=json.dumps(labels))
-        tok.save_pretrained(out / "style")
+        tok.save(out / "style")
 
     bar = tqdm(total=cfg.steps, initial=step, desc="style", disable=cfg.steps < 50)
     with open(out / "log.jsonl", "a") as log:
@@ -217,10 +217,10 @@ def _run(args) -> int:
           f"{last.get('loss', float('nan')):.4f}, accuracy {last.get('accuracy', float('nan')):.2f}; "
           f"tokenizer in {result.out_dir / 'style'}")
     if args.valid:
-        from ..speech.style import StyleTokenizer
+        from ..speech import style
 
         rows = read_audio_manifest(args.valid, label_key="style")
-        m = evaluate_style(StyleTokenizer.load(result.out_dir / "style"), rows)
+        m = evaluate_style(style.load(result.out_dir / "style"), rows)
         per = ", ".join(f"{k} {v:.2f}" for k, v in m.per_style.items())
         print(f"held-out ({len(rows)} files): token accuracy {m.token_accuracy:.3f}, utterance accuracy "
               f"{m.utterance_accuracy:.3f} ({per})")

@@ -18,7 +18,7 @@ Data: JSON lines with an `audio` path (absolute or relative to the manifest's fo
 
 `out_dir/state.pt` (model, optimizer, codebook EMA, step, RNG) is written every `checkpoint_every`
 steps and at the end, so a run resumes where it stopped; `out_dir/pitch/` always holds the latest
-tokenizer (safetensors + config.json) for `PitchTokenizer.load`. Losses go to `out_dir/log.jsonl`.
+tokenizer (safetensors + config.json) for `speech.pitch.load`. Losses go to `out_dir/log.jsonl`.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
 
     def save() -> None:
         save_state(state_path, model, opt, step, history, ema=ema.state_dict(), gen=gen.get_state())
-        tok.save_pretrained(out / "pitch")
+        tok.save(out / "pitch")
 
     fixed = _batch(features, replace(cfg, batch_size=max(8, cfg.batch_size)), np.random.default_rng(cfg.seed + 1))
     bar = tqdm(total=cfg.steps, initial=step, desc="vqvae", disable=cfg.steps < 50)
@@ -333,9 +333,9 @@ def _run(args) -> int:
     print(f"trained F0 VQ-VAE to step {result.steps}; fixed-batch recon {first.get('eval_recon', float('nan')):.4f} -> "
           f"{last.get('eval_recon', float('nan')):.4f}; tokenizer in {result.out_dir / 'pitch'}")
     if args.valid:
-        from ..speech.pitch import PitchTokenizer
+        from ..speech import pitch
 
-        tok = PitchTokenizer.load(result.out_dir / "pitch")
+        tok = pitch.load(result.out_dir / "pitch")
         rows = read_audio_manifest(args.valid)
         m = evaluate_pitch(tok, _contours(rows, cfg, result.out_dir), [r["speaker"] for r in rows])
         print(f"held-out ({len(rows)} files): median F0 error {m.f0_error_cents:.1f} cents, voicing accuracy "

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoints import check_save_format
 from .unit_vocoder import UnitVocoder, folder_defaults
 
 logger = logging.getLogger(__name__)
@@ -122,9 +123,8 @@ class SpectralVocoder(UnitVocoder):
         """Griffin-Lim works on the whole utterance: one chunk, the offline waveform."""
         yield self.decode(units, speaker_id, style_id, dur_pred=dur_pred)
 
-    def save(self, folder: str | Path, official: bool = False) -> Path:
-        if official:
-            raise ValueError("a spectral vocoder has no official format; save(folder) writes ours")
+    def save(self, folder: str | Path, format: str = "ours") -> Path:
+        check_save_format(format, "a spectral vocoder (no counterpart in Meta's code)", ("ours",))
         return save_spectral(folder, self)
 
 

@@ -1,4 +1,4 @@
-"""`UnitVocoder`: the user-facing vocoder (implements `spiritlm.interfaces.Vocoder`).
+"""`UnitVocoder`: the user-facing vocoder (implements `spiritlm.generation.interfaces.Vocoder`).
 
     >>> voc = load_vocoder("checkpoints/speech_tokenizer/hifigan_spiritlm_base")  # doctest: +SKIP
     >>> wav = voc.decode("[Hu99][Hu49][Hu38]", speaker_id="ex02")                 # doctest: +SKIP
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoints import check_save_format
 from ..units import SAMPLE_RATE, SpeechUnits
 from .config import VocoderConfig
 from .convert import load_folder, read_names, save_folder, save_official
@@ -148,9 +149,10 @@ class UnitVocoder:
         return int(self.features(plan_units(units, self.config), self.speaker_index(), self.style_index()).shape[-1])
 
     # -- persistence ------------------------------------------------------------------------------
-    def save(self, folder: str | Path, official: bool = False) -> Path:
-        """Write our format (config.json + model.safetensors) or, with official=True, generator.pt."""
-        writer = save_official if official else save_folder
+    def save(self, folder: str | Path, format: str = "ours") -> Path:
+        """"ours": config.json + model.safetensors; "official": Meta's config.json + generator.pt.
+        (Loading: `vocoder.load_vocoder`, which reads both.)"""
+        writer = save_official if check_save_format(format, "a unit HiFi-GAN") == "official" else save_folder
         return writer(folder, self.config, self.model.state_dict(), self.speakers, self.styles)
 
 

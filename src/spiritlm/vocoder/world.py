@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoints import check_save_format
 from .unit_vocoder import UnitVocoder
 
 logger = logging.getLogger(__name__)
@@ -155,9 +156,8 @@ class WorldVocoder(UnitVocoder):
         """WORLD renders the whole utterance: one piece, the offline waveform."""
         yield self.decode(units, speaker_id, style_id, dur_pred=dur_pred)
 
-    def save(self, folder: str | Path, official: bool = False) -> Path:
-        if official:
-            raise ValueError("a WORLD vocoder has no official format; save(folder) writes ours")
+    def save(self, folder: str | Path, format: str = "ours") -> Path:
+        check_save_format(format, "a WORLD vocoder (no counterpart in Meta's code)", ("ours",))
         return save_world(folder, self)
 
 

@@ -61,4 +61,4 @@ def random_tokenizer(variant: str = "norm", seed: int = 0, preset: str = "tiny")
 
 def write_official(folder: Path, variant: str = "norm", seed: int = 0) -> Path:
     """Write config.yaml + model.pt (+ speaker_stats.pt) of a tiny random model into `folder`."""
-    return random_tokenizer(variant, seed).save_official(folder)
+    return random_tokenizer(variant, seed).save(folder, format="official")

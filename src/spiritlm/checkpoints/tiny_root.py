@@ -19,18 +19,18 @@ from pathlib import Path
 
 import torch
 
-from .speech.random_checkpoints import randomize_
+from ..speech.random_checkpoints import randomize_
 
 SPEAKERS = ["ex01", "ex02", "ex03", "ex04"]
 
 
 def write_tiny_pitch(folder: Path, seed: int = 0) -> Path:
-    from .speech.pitch import PitchConfig, PitchTokenizer
-    from .speech.vqvae import VQVAE, VQVAEConfig
+    from ..speech.pitch import PitchConfig, PitchTokenizer
+    from ..speech.vqvae import VQVAE, VQVAEConfig
 
     cfg = VQVAEConfig.preset("tiny")
     config = PitchConfig(vqvae=replace(cfg, vq=replace(cfg.vq, l_bins=64)), features="norm_f0_interp,vuv")
-    return PitchTokenizer(config, randomize_(VQVAE(config.vqvae), seed)).save_official(folder)
+    return PitchTokenizer(config, randomize_(VQVAE(config.vqvae), seed)).save(folder, format="official")
 
 
 def write_tiny_style(folder: Path, seed: int = 0, num_labels: int = 100) -> Path:
@@ -49,9 +49,9 @@ def write_tiny_style(folder: Path, seed: int = 0, num_labels: int = 100) -> Path
 
 
 def write_tiny_vocoder(folder: Path, expressive: bool, seed: int = 0) -> Path:
-    from .vocoder.config import VocoderConfig
-    from .vocoder.convert import save_official
-    from .vocoder.hifigan import CodeHiFiGAN
+    from ..vocoder.config import VocoderConfig
+    from ..vocoder.convert import save_official
+    from ..vocoder.hifigan import CodeHiFiGAN
 
     cfg = VocoderConfig.preset("tiny_expressive" if expressive else "tiny")
     cfg = replace(cfg, num_embeddings=501, **({"num_f0_tokens": 64, "num_style_tokens": 100} if expressive else {}))
@@ -63,7 +63,7 @@ def write_tiny_vocoder(folder: Path, expressive: bool, seed: int = 0) -> Path:
 
 def write_tiny_speech(root: str | Path, seed: int = 0) -> Path:
     """`<root>/speech_tokenizer/` with every official component (random, tiny)."""
-    from .speech.random_checkpoints import write_hubert_checkpoints
+    from ..speech.random_checkpoints import write_hubert_checkpoints
 
     root = Path(root)
     base = root / "speech_tokenizer"
@@ -77,7 +77,7 @@ def write_tiny_speech(root: str | Path, seed: int = 0) -> Path:
 
 def write_tiny_root(root: str | Path, official_vocab: bool = True, seed: int = 0) -> Path:
     """Both LMs and all speech parts; `official_vocab` gives the LMs Llama-2's 32000 text ids."""
-    from .lm.tiny import write_tiny_checkpoint_root
+    from ..lm.tiny import write_tiny_checkpoint_root
 
     root = Path(root)
     for i, variant in enumerate(("base", "expressive")):

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .units import SpeechUnits
+from ..units import SpeechUnits
 
 
 @runtime_checkable

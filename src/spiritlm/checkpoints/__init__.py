@@ -8,7 +8,10 @@ The official release expects one root folder (``$SPIRITLM_CHECKPOINTS_DIR``, els
 A name resolves to the first folder that exists: the name itself as a path (unlike the official
 code, any path works, whatever its folder is called), then ``<root>/spiritlm_model/<name>``, then
 the models shipped inside the package (``spiritlm/assets/models/spiritlm_model/<name>``, a root
-with its own ``speech_tokenizer/`` and a ``SHA256SUMS`` manifest that is checked at load).
+with its own ``speech_tokenizer/`` and a ``SHA256SUMS`` manifest that is checked at load). A speech part
+resolves the same way (`resolve_speech_part`): the path itself, then a name under ``<root>/speech_tokenizer/``.
+
+`tiny_root` writes a complete checkpoints root of tiny random weights in Meta's layout (tests, the demo).
 """
 
 from __future__ import annotations
@@ -60,6 +63,32 @@ def resolve_lm_dir(name_or_path: str | os.PathLike) -> Path:
 def speech_dir(component: str, root: str | os.PathLike | None = None) -> Path:
     """`<root>/speech_tokenizer/<component>` (e.g. "hubert_25hz", "hifigan_spiritlm_base")."""
     return Path(root or checkpoints_root()) / "speech_tokenizer" / component
+
+
+def resolve_speech_part(source: str | os.PathLike, example: str) -> Path:
+    """A speech part's file or folder: `source` as a path, else a name under `<root>/speech_tokenizer/`
+    (or `<root>/`), root = $SPIRITLM_CHECKPOINTS_DIR or ./checkpoints. `example` names a typical part."""
+    path = Path(source)
+    if path.exists():
+        return path
+    tried = [path]
+    if not path.is_absolute():  # a name: look under the checkpoints root
+        for cand in (speech_dir(str(source)), checkpoints_root() / str(source)):
+            tried.append(cand)
+            if cand.exists():
+                return cand
+    raise FileNotFoundError(f"no speech part {str(source)!r} (tried {', '.join(map(str, tried))}); give a path or "
+                            f"a name under ${ENV_ROOT}/speech_tokenizer/, e.g. {example}")
+
+
+SAVE_FORMATS = ("ours", "official")
+
+
+def check_save_format(format: str, what: str, valid: tuple[str, ...] = SAVE_FORMATS) -> str:
+    """`format` if `what` (e.g. "a HuBERT") can be saved in it, else ValueError naming the valid ones."""
+    if format not in valid:
+        raise ValueError(f"{what} saves in format {' or '.join(map(repr, valid))}, not {format!r}")
+    return format
 
 
 MANIFEST = "SHA256SUMS"

@@ -94,7 +94,7 @@ NEEDS = {
 
 def recipes_dir() -> Path:
     """The repository's `recipes/` (the package is installed from the repository, src layout)."""
-    here = Path(__file__).resolve().parents[2] / "recipes"
+    here = Path(__file__).resolve().parents[3] / "recipes"
     if not here.is_dir():
         raise FileNotFoundError(f"recipes/ not found at {here}: run the recipe from a checkout of the repository")
     return here
@@ -225,8 +225,8 @@ class Recipe:
         self.spiritlm(*args)
 
     def text_tokenizer(self) -> None:
-        from .data.corpus.manifest import read_manifest
-        from .lm.tiny import tiny_corpus, train_sentencepiece
+        from ..data.corpus.manifest import read_manifest
+        from ..lm.tiny import tiny_corpus, train_sentencepiece
 
         texts = [r.text for r in read_manifest(self.manifest) if r.split == "train"] + tiny_corpus()
         out = self.work / "models" / "text-tokenizer"
@@ -260,7 +260,7 @@ class Recipe:
 
     def speech_root(self) -> None:
         """Copy the trained speech parts into the root and describe them in speech.json."""
-        from .speech_bundle import SpeechSpec, write_specs
+        from ..speech.bundle import SpeechSpec, write_specs
 
         speech = self.root / "speech_tokenizer"
         for src, dst in ((self.run_dir("hubert") / "hubert", "hubert"),
@@ -275,11 +275,11 @@ class Recipe:
 
     def units(self, variant: str) -> None:
         self.spiritlm("data", "units", "--manifest", self.manifest, "--out", self.work / "corpus" / f"units-{variant}",
-                      "--encoder", f"spiritlm.speech_bundle:{variant}_encoder", "--encoder-arg", self.root)
+                      "--encoder", f"spiritlm.speech.bundle:{variant}_encoder", "--encoder-arg", self.root)
 
     def vocoder(self, variant: str) -> None:
-        from .data.corpus.manifest import read_manifest
-        from .data.unit_cache import UnitCache
+        from ..data.corpus.manifest import read_manifest
+        from ..data.unit_cache import UnitCache
 
         cache = UnitCache(self.work / "corpus" / f"units-{variant}")
         records = [r for r in read_manifest(self.manifest) if r.split == "train" and r.id in cache]
@@ -330,7 +330,7 @@ class Recipe:
             batch = max(1, self.scale.lm_tokens_per_step // cfg["data"]["seq_len"])
             cfg["optim"]["global_batch"] = batch
             cfg["optim"]["micro_batch"] = min(cfg["optim"].get("micro_batch", batch), batch)
-        from .speech_bundle import inventory
+        from ..speech.bundle import inventory
 
         cfg["model"].update(tokenizer=str(self.work / "models" / "text-tokenizer"), variant=variant,
                             **inventory(self.root, variant))  # the layout holds exactly the trained units
@@ -353,7 +353,7 @@ class Recipe:
 
     def export_lm(self, run: str, dst: Path) -> Path:
         """The latest checkpoint of an LM run, weights and tokenizer only (no optimizer state)."""
-        from .training.lm_checkpoint import latest_checkpoint
+        from .lm_checkpoint import latest_checkpoint
 
         ckpt = latest_checkpoint(self.run_dir(run))
         if ckpt is None:
@@ -367,7 +367,7 @@ class Recipe:
 
     def bundle(self) -> None:
         """Copy the final LM weights (no optimizer state) into the root and hash everything."""
-        from .checkpoints import write_manifest
+        from ..checkpoints import write_manifest
 
         for variant, name in LM_NAMES.items():
             self.export_lm(f"lm-{variant}", self.root / "spiritlm_model" / name)
@@ -458,7 +458,7 @@ def install_bundle(root: str | os.PathLike, dest: str | os.PathLike | None = Non
 
     The LMs' weights are stored in fp16 unless `half_lms=False` (they load as fp32). Refuses a bundle
     over 80 MB or one with pickle files; the copy gets a fresh SHA256SUMS."""
-    from .checkpoints import bundled_root, verify_manifest, write_manifest
+    from ..checkpoints import bundled_root, verify_manifest, write_manifest
 
     root = Path(root)
     verify_manifest(root)

@@ -9,7 +9,9 @@ in our formats (safetensors + config.json folders) and lists them in
      "expressive": {"hubert": "hubert", "layer": 6, "quantizer": "quantizer", "pitch": "pitch",
                     "style": "style", "vocoder": "vocoder-expressive"}}
 
-Both variants share the HuBERT and its quantizer, so a bundle stores them once.
+Both variants share the HuBERT and its quantizer, so a bundle stores them once. Each part loads
+through its own door (`hubert.load`, `quantizer.load`, `pitch.load`, `style.load`, `vocoder.load_vocoder`),
+once per tokenizer.
 """
 
 from __future__ import annotations
@@ -74,28 +76,20 @@ def _part(root: str | os.PathLike, rel: str) -> Path:
 
 
 def load_encoder(root: str | os.PathLike, variant: str = "base", device: str = "cpu"):
-    """The `SpeechTokenizer` (HuBERT + quantizer [+ pitch + style]) of a variant."""
-    from .speech.hubert import load_hubert
-    from .speech.quantizer import load_quantizer
-    from .speech.tokenizer import SpeechTokenizer
+    """The `SpeechTokenizer` (HuBERT + quantizer [+ pitch + style]) of a variant: each part's door once."""
+    from . import hubert, pitch, quantizer, style
+    from .tokenizer import SpeechTokenizer
 
     spec = read_spec(root, variant)
-    pitch = style = None
-    if spec.pitch:
-        from .speech.pitch import PitchTokenizer
-
-        pitch = PitchTokenizer.load(_part(root, spec.pitch), device=device)
-    if spec.style:
-        from .speech.style import StyleTokenizer
-
-        style = StyleTokenizer.load(_part(root, spec.style), device=device)
-    hubert = load_hubert(_part(root, spec.hubert), spec.layer)
-    return SpeechTokenizer(hubert, load_quantizer(_part(root, spec.quantizer)), pitch=pitch, style=style,
+    return SpeechTokenizer(hubert.load(_part(root, spec.hubert), spec.layer),
+                           quantizer.load(_part(root, spec.quantizer)),
+                           pitch=pitch.load(_part(root, spec.pitch), device=device) if spec.pitch else None,
+                           style=style.load(_part(root, spec.style), device=device) if spec.style else None,
                            device=device)
 
 
 def load_bundle_vocoder(root: str | os.PathLike, variant: str = "base", device: str = "cpu"):
-    from .vocoder import load_vocoder
+    from ..vocoder import load_vocoder
 
     spec = read_spec(root, variant)
     if not spec.vocoder:
@@ -104,7 +98,7 @@ def load_bundle_vocoder(root: str | os.PathLike, variant: str = "base", device: 
 
 
 def base_encoder(root: str) -> object:
-    """Factory for `spiritlm data units --encoder spiritlm.speech_bundle:base_encoder --encoder-arg ROOT`."""
+    """Factory for `spiritlm data units --encoder spiritlm.speech.bundle:base_encoder --encoder-arg ROOT`."""
     return load_encoder(root, "base")
 
 
@@ -114,16 +108,12 @@ def expressive_encoder(root: str) -> object:
 
 def inventory(root: str | os.PathLike, variant: str = "base") -> dict[str, int]:
     """How many distinct units each stream of a variant can emit (sizes the LM's token layout)."""
-    from .speech.quantizer import load_quantizer
+    from . import pitch, quantizer, style
 
     spec = read_spec(root, variant)
-    sizes = {"n_hubert": int(load_quantizer(_part(root, spec.quantizer)).n_units)}
+    sizes = {"n_hubert": int(quantizer.load(_part(root, spec.quantizer)).n_units)}
     if spec.pitch:
-        from .speech.pitch import PitchTokenizer
-
-        sizes["n_pitch"] = int(PitchTokenizer.load(_part(root, spec.pitch)).config.vqvae.vq.l_bins)
+        sizes["n_pitch"] = int(pitch.load(_part(root, spec.pitch)).config.vqvae.vq.l_bins)
     if spec.style:
-        from .speech.style import StyleTokenizer
-
-        sizes["n_style"] = len(StyleTokenizer.load(_part(root, spec.style)).labels)
+        sizes["n_style"] = len(style.load(_part(root, spec.style)).labels)
     return sizes
