@@ -80,6 +80,11 @@ def test_trains_on_labelled_audio_and_round_trips(tmp_path):
     assert is_prosody_style(folder) and (tmp_path / "run" / "frames.npz").is_file()
     tok = load_prosody_style(folder)
     assert tok.labels == ["high", "low"]
+    from spiritlm.speech.style import load as load_style
+
+    assert load_style(folder).labels == ["high", "low"]  # the style door recognises the folder
+    with pytest.raises(ValueError, match="a prosody style tokenizer saves in format 'ours', not 'official'"):
+        tok.save(tmp_path / "x", format="official")
     assert tok.encode(voiced(1.0, 110.0)).tolist() == [1] and tok.encode(voiced(1.0, 260.0)).tolist() == [0]
     assert tok.encode(np.zeros(0, np.float32)).tolist() == [] and tok.num_units(32000) == 2
     again = train_prosody_style(cfg)  # the frames cache is reused: same data, same result

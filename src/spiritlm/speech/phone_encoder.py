@@ -11,7 +11,7 @@ is trained with frame-level cross-entropy on `speech.phones` targets, and k-mean
 (`spiritlm train kmeans --features hubert --hubert <this folder>`) gives the units. It has the
 interface of `HubertFeatures` (`forward(wav [B, S], lengths) -> (features [B, T, D], frames [B])`,
 `spec.sample_rate`, `hop`, `dim`, `num_frames`), so the tokenizer, the unit caches and the quantizer
-use it unchanged; `speech.hubert.load_hubert` recognises its folder (`config.json` with
+use it unchanged; `speech.hubert.load` recognises its folder (`config.json` with
 `"format": "spiritlm-phone-encoder"` + `model.safetensors`). One frame per 640 samples, as the
 Spirit HuBERT: T = S // 640.
 """

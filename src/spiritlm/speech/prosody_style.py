@@ -153,9 +153,13 @@ class ProsodyStyleTokenizer:
 
     __call__ = encode
 
-    def save(self, folder: str | os.PathLike) -> Path:
+    def save(self, folder: str | os.PathLike, format: str = "ours") -> Path:
+        """config.json + model.safetensors; "ours" only (Meta's release has no prosodic style tokenizer)."""
         from safetensors.torch import save_file
 
+        from ..checkpoints import check_save_format
+
+        check_save_format(format, "a prosody style tokenizer", ("ours",))
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "config.json").write_text(json.dumps({"format": PROSODY_STYLE_FORMAT,

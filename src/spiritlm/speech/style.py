@@ -141,13 +141,18 @@ class StyleTokenizer:
         return -(-int(frames) // self.config.pool_size) if n_samples >= self.min_samples else 0
 
 
-def load(path: str | os.PathLike, device: str = "cpu") -> StyleTokenizer:
+def load(path: str | os.PathLike, device: str = "cpu"):
     """The one door to a style tokenizer, by path or by name under $SPIRITLM_CHECKPOINTS_DIR/speech_tokenizer/:
     Meta's `style_encoder_w2v2/` (config.json + pytorch_model.bin, read with weights_only=True; the
-    wav2vec2-base normalisation, offline) or ours (config.json + model.safetensors)."""
+    wav2vec2-base normalisation, offline), ours (config.json + model.safetensors), or our prosodic style
+    tokenizer (`speech.prosody_style`, config.json format "spiritlm-prosody-style")."""
+    from .prosody_style import is_prosody_style, load_prosody_style
+
     d = resolve_speech_part(path, OFFICIAL_DIR_NAME)
     if not d.is_dir():
         raise FileNotFoundError(f"a style tokenizer is a folder; {d} is a file")
+    if is_prosody_style(d):
+        return load_prosody_style(d)
     if (d / "model.safetensors").is_file():
         model = _load_hf(d, "model.safetensors")
         return StyleTokenizer(model, StyleConfig(**(getattr(model.config, "spiritlm_style", None) or {})), device)

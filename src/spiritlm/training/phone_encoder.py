@@ -7,7 +7,7 @@ Frame-level cross-entropy against the corpus's phone timings mapped onto one inv
 voices it never heard: speed (0.9-1.1, which moves pitch and formants together, as Kaldi's speed
 perturbation), additive noise (SNR 15-40 dB on half the crops) and level (x0.3-1.5). Every
 `eval_every` steps it reports frame accuracy on the valid split's held-out voices. Resumes from
-`OUT/state.pt`; the encoder folder is `OUT/encoder` (loadable by `load_hubert`).
+`OUT/state.pt`; the encoder folder is `OUT/encoder` (loadable by `speech.hubert.load`).
 """
 
 from __future__ import annotations
