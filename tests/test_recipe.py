@@ -41,8 +41,37 @@ def test_tiny_recipe_end_to_end(tmp_path, reference_flac):
     assert lm.generate([("text", "the")], output_modality="speech", max_new_tokens=5, seed=0).outputs is not None
 
 
+@pytest.mark.slow
+def test_tiny_v2_recipe_speech_side(tmp_path, reference_flac):
+    """The mini v2 design (`--scale tiny2`): phone encoder + k-means units, prosodic style tokens and WORLD
+    vocoders in the root, loaded through the same doors, then units and WORLD speech from the Expressive side."""
+    from spiritlm.audio import load_audio
+    from spiritlm.speech.bundle import load_encoder
+    from spiritlm.speech.phone_encoder import is_phone_encoder
+    from spiritlm.speech.prosody_style import is_prosody_style
+    from spiritlm.vocoder.load import load_vocoder
+    from spiritlm.vocoder.world import WorldVocoder
+
+    recipe = Recipe(tmp_path / "work", "tiny2", workers=0)
+    assert [n for n, _ in recipe.stages][:6] == ["corpus", "text-tokenizer", "phone-encoder", "kmeans-phone",
+                                                 "pitch", "style"]
+    names = [n for n, _ in recipe.stages]
+    assert list(recipe.run(until="world-expressive")) == names[:names.index("world-expressive") + 1]
+    speech = recipe.root / "speech_tokenizer"
+    assert is_phone_encoder(speech / "hubert") and is_prosody_style(speech / "style")
+    enc = load_encoder(recipe.root, "expressive")
+    units = enc.encode_units(load_audio(reference_flac))
+    assert units.hubert.max() < 8 and units.style is not None and units.pitch is not None
+    assert len(units.style) == -(-len(units.hubert) // 25)  # one style token per started second
+    for variant in ("base", "expressive"):
+        voc = load_vocoder(speech / f"vocoder-{variant}")
+        assert isinstance(voc, WorldVocoder)
+        wav = voc.synthesize(units if variant == "expressive" else type(units)(units.hubert))
+        assert wav.ndim == 1 and len(wav) > 16000 and float(abs(wav).max()) > 0
+
+
 def test_unknown_stage_and_scale(tmp_path):
-    with pytest.raises(ValueError, match="unknown recipe scale 'huge'; valid: tiny, mini"):
+    with pytest.raises(ValueError, match="unknown recipe scale 'huge'; valid: tiny, mini, tiny2, mini2"):
         Recipe(tmp_path, "huge")
     with pytest.raises(ValueError, match="unknown recipe stage 'lm'"):
         Recipe(tmp_path, "tiny").run(until="lm")

@@ -8,7 +8,8 @@ def register(sub) -> None:
     rsub = p.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
     m = rsub.add_parser("mini", help="corpus -> speech tokenizers -> vocoders -> LMs -> bundle, resumable")
     m.add_argument("--work", required=True, help="work folder (corpus, runs, the resulting checkpoints root)")
-    m.add_argument("--scale", default="mini", help="mini (the shipped models) or tiny (a few minutes, for tests)")
+    m.add_argument("--scale", default="mini", help="mini (the shipped models), mini2 (the v2 design: phone units, "
+                   "WORLD vocoders, prosodic style tokens; issue 11), or tiny / tiny2 (a few minutes, for tests)")
     m.add_argument("--hours", type=float, help="corpus size in hours (default: the scale's)")
     m.add_argument("--workers", type=int, default=2, help="corpus builder processes")
     m.add_argument("--jobs", type=int, default=1,

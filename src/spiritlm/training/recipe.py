@@ -60,6 +60,10 @@ class Scale:
     # optimizer steps per trainer (hubert, pitch, style, vocoder, lm); a trainer left out keeps its preset's
     steps: dict[str, int] = field(default_factory=dict)
     lm_tokens_per_step: int | None = None  # LM global batch = this / seq_len (default: the LM recipe's batch)
+    # "hubert": self-supervised HuBERT units, w2v2 style classifier, HiFi-GAN + spectral vocoders (mini v1);
+    # "phone": phone-supervised units, prosodic style tokens, WORLD-rendered regression vocoders (mini v2)
+    design: str = "hubert"
+    phone_args: tuple[str, ...] = ()  # extra `train phone-encoder` options (batch size, crop length)
 
 
 # The mini scale is sized to about two hours on 2 CPU cores (see README, "Reproducing the mini models").
@@ -72,6 +76,15 @@ SCALES = {
                   steps={"hubert": 800, "pitch": 600, "style": 2500, "vocoder": 800, "spectral": 1200,
                          "lm": 500},
                   lm_tokens_per_step=4096),
+    # mini v2 (issue 11): 20 h corpus, phone-supervised units, WORLD vocoders, >= 50 M LM tokens per LM
+    "tiny2": Scale("tiny", None, "tiny", "tiny", {"base": "tiny", "expressive": "tiny_expressive"}, 400, 8, 1,
+                   {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, 2,
+                   steps={"phone": 4, "world": 4, "lm": 6}, design="phone"),
+    "mini2": Scale("mini", 20.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
+                   {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 40, 60,
+                   steps={"phone": 4000, "pitch": 600, "world": 2000, "lm": 3200},
+                   lm_tokens_per_step=16384, design="phone",
+                   phone_args=("--batch-size", "16", "--crop-seconds", "3")),
 }
 
 
@@ -90,6 +103,20 @@ NEEDS = {
     "eval-base": ("bundle",), "eval-expressive": ("bundle",), "eval-ablation": ("bundle", "lm-ablation"),
     "eval": ("eval-base", "eval-expressive", "eval-ablation", "lm-textonly"),
 }
+
+NEEDS_PHONE = {
+    "corpus": (), "text-tokenizer": ("corpus",), "phone-encoder": ("corpus",), "kmeans-phone": ("phone-encoder",),
+    "pitch": ("corpus",), "style": ("corpus",), "speech-root": ("kmeans-phone", "pitch", "style"),
+    "units-base": ("speech-root",), "units-expressive": ("speech-root",),
+    "world-base": ("units-base",), "world-expressive": ("units-expressive",),
+    "lm-base": ("units-base", "text-tokenizer"), "lm-expressive": ("units-expressive", "text-tokenizer"),
+    "style-referee": ("corpus",),
+    "bundle": ("lm-base", "lm-expressive", "world-base", "world-expressive", "style-referee"),
+    "lm-ablation": ("units-base", "text-tokenizer"), "lm-textonly": ("units-base", "text-tokenizer"),
+    "eval-base": ("bundle",), "eval-expressive": ("bundle",), "eval-ablation": ("bundle", "lm-ablation"),
+    "eval": ("eval-base", "eval-expressive", "eval-ablation", "lm-textonly"),
+}
+DESIGNS = {"hubert": NEEDS, "phone": NEEDS_PHONE}
 
 
 def recipes_dir() -> Path:
@@ -113,22 +140,27 @@ class Recipe:
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.jobs = jobs
-        self.stages: list[tuple[str, Callable[[], None]]] = [
-            ("corpus", self.corpus), ("text-tokenizer", self.text_tokenizer), ("kmeans-mfcc", self.kmeans_mfcc),
-            ("hubert", self.hubert), ("kmeans-hubert", self.kmeans_hubert), ("pitch", self.pitch),
-            ("style", self.style), ("speech-root", self.speech_root),
-            ("units-base", lambda: self.units("base")), ("units-expressive", lambda: self.units("expressive")),
-            ("vocoder-base", lambda: self.vocoder("base")),
-            ("vocoder-expressive", lambda: self.vocoder("expressive")),
-            ("spectral-base", lambda: self.spectral("base")),
-            ("spectral-expressive", lambda: self.spectral("expressive")),
-            ("lm-base", lambda: self.lm("base")), ("lm-expressive", lambda: self.lm("expressive")),
-            ("style-referee", self.style_referee), ("bundle", self.bundle),
-            ("lm-ablation", lambda: self.lm("base", ablation="lm-ablation")),
-            ("lm-textonly", lambda: self.lm("base", ablation="lm-textonly")),
-            ("eval-base", lambda: self.evaluate_model(LM_NAMES["base"])),
-            ("eval-expressive", lambda: self.evaluate_model(LM_NAMES["expressive"])),
-            ("eval-ablation", lambda: self.evaluate_model(ABLATION)), ("eval", self.evaluate)]
+        common = {
+            "corpus": self.corpus, "text-tokenizer": self.text_tokenizer, "pitch": self.pitch, "style": self.style,
+            "speech-root": self.speech_root,
+            "units-base": lambda: self.units("base"), "units-expressive": lambda: self.units("expressive"),
+            "lm-base": lambda: self.lm("base"), "lm-expressive": lambda: self.lm("expressive"),
+            "style-referee": self.style_referee, "bundle": self.bundle,
+            "lm-ablation": lambda: self.lm("base", ablation="lm-ablation"),
+            "lm-textonly": lambda: self.lm("base", ablation="lm-textonly"),
+            "eval-base": lambda: self.evaluate_model(LM_NAMES["base"]),
+            "eval-expressive": lambda: self.evaluate_model(LM_NAMES["expressive"]),
+            "eval-ablation": lambda: self.evaluate_model(ABLATION), "eval": self.evaluate,
+            # design "hubert"
+            "kmeans-mfcc": self.kmeans_mfcc, "hubert": self.hubert, "kmeans-hubert": self.kmeans_hubert,
+            "vocoder-base": lambda: self.vocoder("base"), "vocoder-expressive": lambda: self.vocoder("expressive"),
+            "spectral-base": lambda: self.spectral("base"), "spectral-expressive": lambda: self.spectral("expressive"),
+            # design "phone"
+            "phone-encoder": self.phone_encoder, "kmeans-phone": self.kmeans_phone,
+            "world-base": lambda: self.world("base"), "world-expressive": lambda: self.world("expressive"),
+        }
+        self.needs = DESIGNS[self.scale.design]
+        self.stages: list[tuple[str, Callable[[], None]]] = [(n, common[n]) for n in self.needs]
 
     # ------------------------------------------------------------------ paths and running
     @property
@@ -185,7 +217,7 @@ class Recipe:
         running: dict = {}
         with ThreadPoolExecutor(self.jobs) as pool:
             while todo or running:
-                ready = [n for n in todo if not any(d in todo or d in running.values() for d in NEEDS[n])]
+                ready = [n for n in todo if not any(d in todo or d in running.values() for d in self.needs[n])]
                 for name in ready[: self.jobs - len(running)]:
                     todo.remove(name)
                     running[pool.submit(self._run_stage, name, fns[name])] = name
@@ -255,16 +287,32 @@ class Recipe:
                       "--preset", self.scale.train_preset, *self.steps_args("pitch"))
 
     def style(self) -> None:
+        if self.scale.design == "phone":  # prosodic [St] tokens supervised on the corpus's styles (OUT/style too)
+            self.spiritlm("train", "prosody-style", self.manifest, "--out", self.run_dir("style"),
+                          "--preset", self.scale.train_preset, "--context-s", "2.0", "--threads", "1")
+            return
         self.spiritlm("train", "style", self.manifest, "--out", self.run_dir("style"),
                       "--preset", self.scale.train_preset, *self.steps_args("style"))
+
+    def phone_encoder(self) -> None:
+        self.spiritlm("train", "phone-encoder", self.manifest, "--out", self.run_dir("phone-encoder"),
+                      "--preset", self.scale.train_preset, *self.steps_args("phone"), *self.scale.phone_args)
+
+    def kmeans_phone(self) -> None:
+        self.spiritlm("train", "kmeans", self.manifest, "--out", self.run_dir("kmeans-phone"),
+                      "--preset", self.scale.train_preset, "--features", "hubert",
+                      "--hubert", self.run_dir("phone-encoder") / "encoder", "--n-clusters", str(self.scale.n_units),
+                      "--max-files", "1500")
 
     def speech_root(self) -> None:
         """Copy the trained speech parts into the root and describe them in speech.json."""
         from ..speech.bundle import SpeechSpec, write_specs
 
         speech = self.root / "speech_tokenizer"
-        for src, dst in ((self.run_dir("hubert") / "hubert", "hubert"),
-                         (self.run_dir("kmeans-hubert") / "kmeans", "quantizer"),
+        units = ((self.run_dir("phone-encoder") / "encoder", self.run_dir("kmeans-phone") / "kmeans")
+                 if self.scale.design == "phone" else
+                 (self.run_dir("hubert") / "hubert", self.run_dir("kmeans-hubert") / "kmeans"))
+        for src, dst in ((units[0], "hubert"), (units[1], "quantizer"),
                          (self.run_dir("pitch") / "pitch", "pitch"), (self.run_dir("style") / "style", "style")):
             shutil.rmtree(speech / dst, ignore_errors=True)
             shutil.copytree(src, speech / dst)
@@ -277,28 +325,45 @@ class Recipe:
         self.spiritlm("data", "units", "--manifest", self.manifest, "--out", self.work / "corpus" / f"units-{variant}",
                       "--encoder", f"spiritlm.speech.bundle:{variant}_encoder", "--encoder-arg", self.root)
 
-    def vocoder(self, variant: str) -> None:
+    def vocoder_manifest(self, variant: str, run: str) -> tuple[Path, list[str]]:
+        """runs/<run>/train.jsonl: audio + the variant's units + speaker index of every cached train utterance."""
         from ..data.corpus.manifest import read_manifest
         from ..data.unit_cache import UnitCache
 
         cache = UnitCache(self.work / "corpus" / f"units-{variant}")
         records = [r for r in read_manifest(self.manifest) if r.split == "train" and r.id in cache]
         speakers = sorted({r.speaker for r in records})
-        train = self.run_dir(f"vocoder-{variant}") / "train.jsonl"
+        train = self.run_dir(run) / "train.jsonl"
         train.parent.mkdir(parents=True, exist_ok=True)
         with open(train, "w") as f:
             for r in records:
                 entry = {"audio": str(self.manifest.parent / r.audio), **cache[r.id].to_official_dict(),
                          "speaker": speakers.index(r.speaker)}
                 f.write(json.dumps(entry) + "\n")
+        return train, speakers
+
+    def vocoder(self, variant: str) -> None:
+        train, speakers = self.vocoder_manifest(variant, f"vocoder-{variant}")
         args = ["train", "vocoder", train, "--out", self.run_dir(f"vocoder-{variant}"),
                 "--preset", self.scale.vocoder_preset, "--model", self.scale.vocoder_model[variant],
                 "--speakers", ",".join(speakers), *self.steps_args("vocoder")]
         self.spiritlm(*args)
+        self.install_vocoder(self.run_dir(f"vocoder-{variant}") / "vocoder", variant, speakers)
+
+    def install_vocoder(self, src: Path, variant: str, speakers: list[str]) -> None:
         dst = self.root / "speech_tokenizer" / f"vocoder-{variant}"
         shutil.rmtree(dst, ignore_errors=True)
-        shutil.copytree(self.run_dir(f"vocoder-{variant}") / "vocoder", dst)
+        shutil.copytree(src, dst)
         set_vocoder_defaults(dst, speakers)
+
+    def world(self, variant: str) -> None:
+        """Units (+ pitch, style) + speaker -> WORLD features, regressed and rendered by WORLD (`vocoder.world`)."""
+        run = f"world-{variant}"
+        train, speakers = self.vocoder_manifest(variant, run)
+        self.spiritlm("train", "world-vocoder", train, "--out", self.run_dir(run), "--preset",
+                      self.scale.vocoder_preset, "--model", self.scale.vocoder_model[variant],
+                      "--speakers", ",".join(speakers), "--threads", "1", *self.steps_args("world"))
+        self.install_vocoder(self.run_dir(run) / "vocoder", variant, speakers)
 
     def spectral(self, variant: str) -> None:
         """The spectral head + Griffin-Lim on the trained HiFi-GAN's embeddings (`vocoder.spectral`): intelligible
