@@ -82,3 +82,24 @@ def config_overrides(args, cls, skip: tuple[str, ...]) -> dict:
     """The config fields given on the command line (options left unset are None and not returned)."""
     names = {f.name for f in fields(cls)} - set(skip)
     return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def register_trainer(sub, name: str, help: str, cls, train, manifest_help: str, out_help: str) -> None:
+    """`spiritlm train <name> MANIFEST --out OUT [--preset tiny|mini] [--<field> ...]` for a trainer whose
+    frozen config `cls` has `manifest`, `out_dir` and a `preset(name, **overrides)` classmethod; prints the
+    trainer's result as JSON."""
+    import json
+
+    p = sub.add_parser(name, help=help)
+    p.add_argument("manifest", help=manifest_help)
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--preset", default="mini", help="tiny or mini (default mini)")
+    skip = ("manifest", "out_dir")
+    add_config_options(p, cls, skip, preset=cls.preset("mini"))
+
+    def run(args) -> int:
+        cfg = cls.preset(args.preset, manifest=args.manifest, out_dir=args.out, **config_overrides(args, cls, skip))
+        print(json.dumps(train(cfg)))
+        return 0
+
+    p.set_defaults(func=run)

@@ -12,7 +12,6 @@ perturbation), additive noise (SNR 15-40 dB on half the crops) and level (x0.3-1
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import add_config_options, config_overrides, log_record, resume_state, save_state, torch_threads
+from .common import log_record, register_trainer, resume_state, save_state, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -204,17 +203,6 @@ def _train(cfg: PhoneEncoderTrainConfig) -> dict:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("phone-encoder", help="phone-supervised unit encoder (the mini models' [Hu] source)")
-    p.add_argument("manifest", help="corpus manifest.jsonl with phone timings")
-    p.add_argument("--out", required=True, help="run folder (state.pt, log.jsonl, encoder/)")
-    p.add_argument("--preset", default="mini", help="tiny or mini (default mini)")
-    add_config_options(p, PhoneEncoderTrainConfig, ("manifest", "out_dir"),
-                       preset=PhoneEncoderTrainConfig.preset("mini"))
-
-    def run(args) -> int:
-        cfg = PhoneEncoderTrainConfig.preset(args.preset, manifest=args.manifest, out_dir=args.out,
-                                             **config_overrides(args, PhoneEncoderTrainConfig, ("manifest", "out_dir")))
-        print(json.dumps(train_phone_encoder(cfg)))
-        return 0
-
-    p.set_defaults(func=run)
+    register_trainer(sub, "phone-encoder", "phone-supervised unit encoder (the mini models' [Hu] source)",
+                     PhoneEncoderTrainConfig, train_phone_encoder, "corpus manifest.jsonl with phone timings",
+                     "run folder (state.pt, log.jsonl, encoder/)")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import add_config_options, config_overrides, torch_threads
+from .common import register_trainer, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -177,17 +177,7 @@ def _train(cfg: ProsodyStyleTrainConfig) -> dict:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("prosody-style", help="prosodic [St] tokenizer supervised on the corpus's style labels")
-    p.add_argument("manifest", help="corpus manifest.jsonl (audio, style, split, speaker)")
-    p.add_argument("--out", required=True, help="run folder (frames.npz cache, style/, result.json)")
-    p.add_argument("--preset", default="mini", help="tiny or mini (default mini)")
-    add_config_options(p, ProsodyStyleTrainConfig, ("manifest", "out_dir"),
-                       preset=ProsodyStyleTrainConfig.preset("mini"))
-
-    def run(args) -> int:
-        cfg = ProsodyStyleTrainConfig.preset(args.preset, manifest=args.manifest, out_dir=args.out,
-                                             **config_overrides(args, ProsodyStyleTrainConfig, ("manifest", "out_dir")))
-        print(json.dumps(train_prosody_style(cfg)))
-        return 0
-
-    p.set_defaults(func=run)
+    register_trainer(sub, "prosody-style", "prosodic [St] tokenizer supervised on the corpus's style labels",
+                     ProsodyStyleTrainConfig, train_prosody_style,
+                     "corpus manifest.jsonl (audio, style, split, speaker)",
+                     "run folder (frames.npz cache, style/, result.json)")

@@ -13,7 +13,6 @@ Resumes from `OUT/state.pt`; writes the vocoder folder to `OUT/vocoder`.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from dataclasses import dataclass, replace
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import add_config_options, config_overrides, log_record, resume_state, save_state, torch_threads
+from .common import log_record, register_trainer, resume_state, save_state, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -184,16 +183,7 @@ def _train(cfg: WorldTrainConfig) -> dict:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("world-vocoder", help="units -> WORLD features regression, WORLD-rendered (trains in minutes)")
-    p.add_argument("manifest", help="vocoder manifest: audio + frame units [+ pitch, style] + speaker id per line")
-    p.add_argument("--out", required=True, help="run folder (features.pt, state.pt, log.jsonl, vocoder/)")
-    p.add_argument("--preset", default="mini", help="tiny or mini (default mini)")
-    add_config_options(p, WorldTrainConfig, ("manifest", "out_dir"), preset=WorldTrainConfig.preset("mini"))
-
-    def run(args) -> int:
-        cfg = WorldTrainConfig.preset(args.preset, manifest=args.manifest, out_dir=args.out,
-                                      **config_overrides(args, WorldTrainConfig, ("manifest", "out_dir")))
-        print(json.dumps(train_world(cfg)))
-        return 0
-
-    p.set_defaults(func=run)
+    register_trainer(sub, "world-vocoder", "units -> WORLD features regression, WORLD-rendered (trains in minutes)",
+                     WorldTrainConfig, train_world,
+                     "vocoder manifest: audio + frame units [+ pitch, style] + speaker id per line",
+                     "run folder (features.pt, state.pt, log.jsonl, vocoder/)")
