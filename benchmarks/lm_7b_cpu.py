@@ -8,6 +8,9 @@ load it lazily, decode --new tokens greedily at batch 1 with the fast loop, and 
   same process by summing a 1 GiB tensor, and tok/s as a % of it.
 
     PYTHONPATH=src .venv/bin/python benchmarks/lm_7b_cpu.py --path /tmp/spiritlm-7b/spirit-lm-base-7b --quantize int4
+
+`llamacpp-q4_0` / `llamacpp-q8_0` (optional extra `llamacpp`): llama.cpp on the GGUF export in
+<path>/gguf/ (written on first use, not timed), bytes per token = the GGUF's tensors but token_embd.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ def weight_bytes(model) -> tuple[int, int]:
     """(all weight bytes, bytes read per decoded token: everything but the embedding table)."""
     from spiritlm.lm.weight_only import WeightOnlyLinear
 
+    if getattr(model, "is_llamacpp", False):  # the tensors of the GGUF file, as llama.cpp stores them
+        import gguf
+
+        sizes = {t.name: int(t.n_bytes) for t in gguf.GGUFReader(model.path).tensors}
+        return sum(sizes.values()), sum(n for k, n in sizes.items() if not k.startswith("token_embd"))
+
     total = per_token = 0
     for name, m in model.named_modules():
         if isinstance(m, WeightOnlyLinear):
@@ -61,6 +70,13 @@ def one(path: str, quantize: str, new: int, threads: int) -> dict:
     t = time.perf_counter()
     if quantize == BASELINE:
         model = load_lm(path, device="cpu", dtype=torch.bfloat16).model
+    elif quantize.startswith("llamacpp-"):  # GGUF in <path>/gguf/, exported on first use (not timed here)
+        from spiritlm.lm.llamacpp import gguf_file
+
+        gguf_file(Path(path), quantize.removeprefix("llamacpp-"))
+        t = time.perf_counter()
+        model = load_lm(path, device="cpu", quantize=quantize).model
+        model.threads = threads
     else:
         model = load_lm(path, device="cpu", quantize=quantize).model
     load_s = time.perf_counter() - t
@@ -71,6 +87,9 @@ def one(path: str, quantize: str, new: int, threads: int) -> dict:
         def run(n):
             with torch.inference_mode():
                 return model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)[:, ids.shape[1]:]
+    elif quantize.startswith("llamacpp-"):
+        def run(n):  # our loop around llama.cpp's logits (lm/llamacpp.py), no stop ids: exactly n tokens
+            return model.generate_new(ids, None, max_new_tokens=n)
     else:
         dec = FastDecoder(model)
 
@@ -91,7 +110,8 @@ def main() -> None:
     p.add_argument("--path", required=True, help="checkpoint folder (written with random weights if missing)")
     p.add_argument("--variant", default="base", choices=["base", "expressive"])
     p.add_argument("--quantize", nargs="+", default=[BASELINE, "int8-weight", "int4"],
-                   help=f"options to measure; {BASELINE!r} is the baseline the ratios are against")
+                   help=f"options to measure ({BASELINE}, int8-weight, int4, llamacpp-q4_0, llamacpp-q8_0, ...); "
+                   f"{BASELINE!r} is the baseline the ratios are against")
     p.add_argument("--new", type=int, default=8)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--one", help=argparse.SUPPRESS)
