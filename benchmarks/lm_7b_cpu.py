@@ -112,6 +112,8 @@ def main() -> None:
     p.add_argument("--quantize", nargs="+", default=[BASELINE, "int8-weight", "int4"],
                    help=f"options to measure ({BASELINE}, int8-weight, int4, llamacpp-q4_0, llamacpp-q8_0, ...); "
                    f"{BASELINE!r} is the baseline the ratios are against")
+    p.add_argument("--baseline", default=BASELINE,
+                   help="the option the ratios are against (one of --quantize; bf16-generate peaks ~15 GB at 7B)")
     p.add_argument("--new", type=int, default=8)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--one", help=argparse.SUPPRESS)
@@ -134,8 +136,8 @@ def main() -> None:
             print(f"{q:14s} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
             continue
         m = json.loads(r.stdout.strip().splitlines()[-1])
-        base = m["tok_s"] if q == BASELINE else base
-        ratio = f"  {m['tok_s'] / base:5.1f}x {BASELINE}" if base else ""
+        base = m["tok_s"] if q == args.baseline else base
+        ratio = f"  {m['tok_s'] / base:5.2f}x {args.baseline}" if base else ""
         print(f"{q:14s} load {m['load_s']:6.1f} s  peak RSS {m['peak_rss'] / 1e9:5.2f} GB "
               f"({m['peak_rss'] / m['weights']:.2f}x final weights {m['weights'] / 1e9:.2f} GB)  "
               f"{m['tok_s']:5.2f} tok/s{ratio}  bandwidth {m['bandwidth'] / 1e9:5.1f} GB/s  roofline "

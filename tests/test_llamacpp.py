@@ -129,6 +129,21 @@ def test_quantized_q8_0_runs(tiny, tmp_path):
     assert q8.stat().st_size < src.stat().st_size / 2
 
 
+def test_q4_0_decodes_with_the_speech_mask(tiny):
+    from spiritlm.generation.pipeline import SpiritLM
+    from spiritlm.lm.model import load_lm
+
+    lm = SpiritLM(load_lm(tiny, "cpu", quantize="llamacpp-q4_0"), **NO_SPEECH)
+    lm.model.threads = 1
+    assert (tiny / "gguf" / "model-q4_0.gguf").is_file() and not (tiny / "gguf" / "model-bf16.part.gguf").exists()
+    out = lm.generate(prompt="[Speech][Hu12][Hu7]", output_modality="speech", max_new_tokens=12, do_sample=False,
+                      stop_on_modality_switch=False, synthesize=False)
+    layout = lm.layout
+    assert 1 <= len(out.new_ids) <= 12
+    assert all(layout.token_of(i)[0] == "hubert" for i in out.new_ids[:-1])
+    assert layout.token_of(out.new_ids[-1])[0] == "hubert" or out.new_ids[-1] == 2
+
+
 def test_bad_kind_and_options(tiny, pair):
     from spiritlm.errors import InvalidInput
     from spiritlm.lm.model import load_lm

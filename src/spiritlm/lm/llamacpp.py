@@ -62,7 +62,11 @@ class LlamaCppLM:
 
     is_llamacpp = True
 
-    def __init__(self, gguf_path: str | os.PathLike, config, threads: int | None = None, kv_f32: bool = False):
+    def __init__(self, gguf_path: str | os.PathLike, config, threads: int | None = None, kv_f32: bool = False,
+                 extra_buffers: bool = False):
+        """`extra_buffers`: let llama.cpp put weights in its extra CPU buffer types (AMX, repacked Q4_0).
+        Off by default: on our 2-core test VM (Xeon reporting AMX) llama.cpp 0.3.36 segfaults in
+        `ggml_backend_amx_mul_mat` on any Q8_0 / Q4_0 model; the plain AVX-512 kernels run."""
         lib = _backend()
         self.path = Path(gguf_path)
         if not self.path.is_file():
@@ -71,6 +75,7 @@ class LlamaCppLM:
         self.threads = threads or os.cpu_count() or 1
         self.kv_type = GGML_TYPE_F32 if kv_f32 else GGML_TYPE_F16
         params = lib.llama_model_default_params()
+        params.use_extra_bufts = extra_buffers
         self._model = lib.llama_model_load_from_file(str(self.path).encode(), params)
         if not self._model:
             raise ValueError(f"llama.cpp could not load {self.path}")
