@@ -128,20 +128,22 @@ def main() -> None:
         write_random_checkpoint(args.path, args.variant)
         print(f"wrote a random 7B checkpoint to {args.path} in {time.perf_counter() - t:.0f} s")
     print(f"{args.threads} thread(s), batch 1, greedy, {args.new} new tokens; GB = 1e9 bytes")
-    base = None
+    rows = {}
     for q in args.quantize:
         r = subprocess.run([sys.executable, __file__, "--path", args.path, "--one", q, "--new", str(args.new),
                             "--threads", str(args.threads)], capture_output=True, text=True)
         if r.returncode:
             print(f"{q:14s} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
             continue
-        m = json.loads(r.stdout.strip().splitlines()[-1])
-        base = m["tok_s"] if q == args.baseline else base
+        rows[q] = json.loads(r.stdout.strip().splitlines()[-1])
+    base = rows.get(args.baseline, {}).get("tok_s")
+    for q, m in rows.items():
         ratio = f"  {m['tok_s'] / base:5.2f}x {args.baseline}" if base else ""
         print(f"{q:14s} load {m['load_s']:6.1f} s  peak RSS {m['peak_rss'] / 1e9:5.2f} GB "
-              f"({m['peak_rss'] / m['weights']:.2f}x final weights {m['weights'] / 1e9:.2f} GB)  "
-              f"{m['tok_s']:5.2f} tok/s{ratio}  bandwidth {m['bandwidth'] / 1e9:5.1f} GB/s  roofline "
-              f"{m['roofline']:5.2f} tok/s  -> {100 * m['tok_s'] / m['roofline']:4.0f} % of roofline", flush=True)
+              f"({m['peak_rss'] / m['weights']:.2f}x final weights {m['weights'] / 1e9:.2f} GB; after load "
+              f"{m['peak_rss_load'] / 1e9:5.2f} GB)  {m['tok_s']:5.2f} tok/s{ratio}  bandwidth "
+              f"{m['bandwidth'] / 1e9:5.1f} GB/s  roofline {m['roofline']:5.2f} tok/s  -> "
+              f"{100 * m['tok_s'] / m['roofline']:4.0f} % of roofline", flush=True)
 
 
 if __name__ == "__main__":
