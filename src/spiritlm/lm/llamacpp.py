@@ -9,7 +9,9 @@ temperature / top-k / top-p sampler), so masks, stop ids and padding follow the 
 Ids go in and out as ids: the GGUF vocabulary is ours, id for id.
 
 Kinds: `llamacpp-f32` (exact, for tests), `llamacpp-f16`, `llamacpp-q8_0`, `llamacpp-q4_0`.
-Requires the optional extra `llamacpp` (`pip install -e '.[llamacpp]'`, builds llama.cpp from source).
+Requires the optional extra `llamacpp` (`make llamacpp`; pip builds llama.cpp from source).
+Threads: `LlamaCppLM.threads` (default: all cores); on a machine where other work holds a core, one
+thread decoded the 7B 4x faster than two (llama.cpp's threads wait for each other at every op).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def available() -> str | None:
         import gguf  # noqa: F401
         import llama_cpp  # noqa: F401
     except ImportError as e:
-        return f"{e.name} is not installed: pip install -e '.[llamacpp]' (builds llama.cpp, ~5-15 min)"
+        return (f"{e.name} is not installed: make llamacpp, or CMAKE_ARGS=-DGGML_NATIVE=ON pip install -e "
+                "'.[llamacpp]' (pip builds llama.cpp from source: 20-35 min on 2 busy cores)")
     return None
 
 
