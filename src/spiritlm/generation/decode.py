@@ -13,6 +13,7 @@ import logging
 
 import torch
 
+from ..errors import InvalidInput
 from ..lm.fast_decode import FastDecoder, SamplingConfig, supports
 from .constraints import ModalityLogitsProcessor
 
@@ -58,7 +59,10 @@ def _decoder(model) -> FastDecoder:
 def decode(model, input_ids: torch.Tensor, attention: torch.Tensor, cfg, processors, fast: bool = True,
            stopping_criteria=None) -> torch.Tensor:
     """[B, L] left-padded prompts -> [B, L + n] prompt + new ids (the shape `generate` returns)."""
-    reason = fast_reason(model, cfg, processors) if fast else "fast decoding switched off"
+    llamacpp = getattr(model, "is_llamacpp", False)  # lm/llamacpp.py: our loop around llama.cpp's logits
+    reason = fast_reason(model, cfg, processors) if fast or llamacpp else "fast decoding switched off"
+    if reason is not None and llamacpp:
+        raise InvalidInput(f"llama.cpp decoding cannot do this call: {reason}")
     if reason is not None:
         logger.debug("decoding with transformers.generate: %s", reason)
         return model.generate(input_ids=input_ids, attention_mask=attention, generation_config=cfg,
@@ -66,8 +70,8 @@ def decode(model, input_ids: torch.Tensor, attention: torch.Tensor, cfg, process
     stops = cfg.eos_token_id if isinstance(cfg.eos_token_id, list) else [cfg.eos_token_id]
     sampling = SamplingConfig(bool(cfg.do_sample), float(cfg.temperature or 1.0), int(cfg.top_k or 0),
                               float(cfg.top_p if cfg.top_p is not None else 1.0))
-    new = _decoder(model).generate(input_ids, attention, max_new_tokens=cfg.max_new_tokens, stop_ids=stops,
-                                   pad_id=cfg.pad_token_id, blocked=_blocked(processors, model.config.vocab_size,
-                                                                            input_ids.device),
-                                   sampling=sampling, stopping_criteria=stopping_criteria)
+    run = model.generate_new if llamacpp else _decoder(model).generate
+    new = run(input_ids, attention, max_new_tokens=cfg.max_new_tokens, stop_ids=stops, pad_id=cfg.pad_token_id,
+              blocked=_blocked(processors, model.config.vocab_size, input_ids.device), sampling=sampling,
+              stopping_criteria=stopping_criteria)
     return torch.cat([input_ids, new], dim=1)

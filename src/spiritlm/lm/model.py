@@ -104,7 +104,9 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
             quantize: str | None = None) -> LoadedLM:
     """Load model + tokenizer. fp32 on CPU (no fast bf16 there), bf16 on GPU, unless `dtype` says.
     `quantize="int8"`: int8 dynamic quantization of the linear layers (CPU; see `lm/quantize.py`);
-    `"int8-weight"` / `"int4"`: weight-only int8 / int4 (group 128) loaded lazily, for 7B on CPU (`lm/lazy_load.py`)."""
+    `"int8-weight"` / `"int4"`: weight-only int8 / int4 (group 128) loaded lazily, for 7B on CPU (`lm/lazy_load.py`);
+    `"llamacpp-q4_0"` / `"llamacpp-q8_0"` / `"llamacpp-f16"` / `"llamacpp-f32"`: llama.cpp on a GGUF export
+    (`lm/llamacpp.py`, optional extra `llamacpp`)."""
     import torch
     import transformers
     from transformers import LlamaForCausalLM
@@ -118,6 +120,12 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise FileNotFoundError(f"no weights in {path}: expected one of {', '.join(WEIGHT_FILES)}")
     tokenizer = TextTokenizer.from_dir(path, layout)
+    if isinstance(quantize, str) and quantize.startswith("llamacpp-"):
+        from .llamacpp import load_llamacpp
+
+        if str(device or "cpu") != "cpu":
+            raise InvalidInput(f"quantize={quantize!r} runs on CPU; got device {device!r}")
+        return LoadedLM(load_llamacpp(path, quantize.removeprefix("llamacpp-")), tokenizer, layout, path)
     if quantize in LAZY_QUANTIZE:  # weight-only int8 / int4, loaded tensor by tensor (lm/lazy_load.py)
         from .lazy_load import build_lazy
 
@@ -128,7 +136,8 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
         from .quantize import QUANT_MODES
 
         if quantize not in QUANT_MODES:
-            raise InvalidInput(f"unknown quantization {quantize!r}; valid: int8, int8-weight, int4")
+            raise InvalidInput(f"unknown quantization {quantize!r}; valid: int8, int8-weight, int4, "
+                               "llamacpp-q4_0, llamacpp-q8_0, llamacpp-f16, llamacpp-f32")
     if dtype is None:
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
     key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
