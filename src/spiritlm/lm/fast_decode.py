@@ -241,6 +241,8 @@ class FastDecoder:
         stops = torch.tensor(list(stop_ids), dtype=torch.long, device=dev)
         out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long, device=dev)
         done = torch.zeros(B, dtype=torch.bool, device=dev)
+        # prompt + new ids so far, for the stopping criteria (filled in place: no per-step concatenation)
+        seen = torch.cat([input_ids, out], dim=1) if stopping_criteria is not None else None
         rope = self._rope_table(total, dev, dtype)
         logits = self._forward(input_ids, positions, caches, 0, prefill_bias, rope)
         for i in range(max_new_tokens):
@@ -252,9 +254,9 @@ class FastDecoder:
             out[:, i] = tok
             done = done | torch.isin(tok, stops)
             if stopping_criteria is not None:
-                seen = torch.cat([input_ids, out[:, :i + 1]], dim=1)
+                seen[:, L + i] = tok
                 for crit in stopping_criteria:
-                    done = done | torch.as_tensor(crit(seen, None), dtype=torch.bool, device=dev)
+                    done = done | torch.as_tensor(crit(seen[:, :L + i + 1], None), dtype=torch.bool, device=dev)
             if i + 1 == max_new_tokens or bool(done.all()):
                 return out[:, :i + 1]
             position = position + 1

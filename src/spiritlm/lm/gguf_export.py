@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .lazy_load import ST_DTYPES, iter_checkpoint
+from .lazy_load import ST_DTYPES, checkpoint_files, iter_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,7 @@ def _tensor_table(folder: Path) -> list[tuple[str, tuple[int, ...], torch.dtype]
     """(name, shape, dtype) of every checkpoint tensor, in the order `iter_checkpoint` yields them,
     read from headers only (safetensors) or an mmap (pytorch_model.bin)."""
     table = []
-    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
-        if (folder / index).is_file():
-            files = sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
-            break
-    else:
-        files = ["model.safetensors"] if (folder / "model.safetensors").is_file() else ["pytorch_model.bin"]
-    for file in files:
+    for file in checkpoint_files(folder):
         if file.endswith(".safetensors"):
             with open(folder / file, "rb") as f:
                 header = json.loads(f.read(int.from_bytes(f.read(8), "little")))

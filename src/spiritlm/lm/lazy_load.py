@@ -71,15 +71,17 @@ def iter_torch_bin(path: str | os.PathLike) -> Iterator[tuple[str, torch.Tensor]
         _drop_pages(t)
 
 
-def iter_checkpoint(folder: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """Every tensor of a checkpoint folder (single file or sharded index), one at a time."""
+def checkpoint_files(folder: Path) -> list[str]:
+    """The weight files of a checkpoint folder, in reading order: the shards of an index, else the one file."""
     for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         if (folder / index).is_file():
-            files = sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
-            break
-    else:
-        files = ["model.safetensors"] if (folder / "model.safetensors").is_file() else ["pytorch_model.bin"]
-    for name in files:
+            return sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
+    return ["model.safetensors"] if (folder / "model.safetensors").is_file() else ["pytorch_model.bin"]
+
+
+def iter_checkpoint(folder: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor of a checkpoint folder (single file or sharded index), one at a time."""
+    for name in checkpoint_files(folder):
         yield from (iter_safetensors if name.endswith(".safetensors") else iter_torch_bin)(folder / name)
 
 
