@@ -1,4 +1,4 @@
-"""Training throughput of LM starting points on this machine (CPU, fp32), through the real trainer.
+"""Training throughput of LM starting points on this machine (CPU, fp32 or bf16), through the real trainer.
 
 For each candidate it trains a few steps on a synthetic aligned corpus (tone 'speech', exact word
 times, the stand-in unit encoder of the tests) with the full data path (unit cache, word-level
@@ -41,6 +41,7 @@ def measure(name: str, root: Path, args) -> dict:
         "data": {"manifest": str(root / "data" / "manifest.jsonl"), "units": str(root / "units"),
                  "seq_len": args.seq_len, "eval_rows": 0},
         "optim": {"global_batch": args.batch, "micro_batch": args.micro, "warmup_steps": 1},
+        "dist": {"precision": args.precision},
     })
     trainer = LMTrainer(cfg)
     n_params = sum(p.numel() for p in trainer.model.parameters())
@@ -65,6 +66,7 @@ def main() -> None:
     p.add_argument("--micro", type=int, default=4)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--precision", default="fp32", help="fp32 or bf16 (autocast; AMX / AVX-512 BF16 CPUs)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     args = p.parse_args()
     if args.threads:
@@ -76,7 +78,7 @@ def main() -> None:
         raise SystemExit(f"unknown candidates {bad}; valid: {', '.join(ARCHS)}, smollm2")
     if "smollm2" in names and not Path(args.smollm2, "config.json").is_file():
         raise SystemExit(f"{args.smollm2} is not a converted SmolLM2 folder; run `spiritlm data smollm2 --out DIR`")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, seq_len {args.seq_len}, "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.precision}, seq_len {args.seq_len}, "
           f"batch {args.batch} (micro {args.micro}), {args.steps} timed steps after {args.warmup}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -124,3 +124,25 @@ def test_jobs_run_independent_stages_side_by_side_in_dependency_order(tmp_path):
     assert list(recipe.run(only=["hubert"], force=["hubert"])) == ["hubert"]
     with pytest.raises(ValueError, match="jobs must be >= 1"):
         Recipe(tmp_path, "tiny", jobs=0)
+
+
+def test_v2_text_only_data_leaves_out_every_valid_and_test_sentence(tmp_path, monkeypatch):
+    """design "phone": the LM's text-only stream gets the text sources' other sentences, never a held-out one."""
+    import json
+
+    from spiritlm.data.corpus import texts
+    from spiritlm.data.corpus.manifest import Sentiment, Utterance
+
+    said = ["The first sentence is here today.", "A second one follows it closely.",
+            "Then comes the third of them all.", "And a fourth makes the set complete."]
+    monkeypatch.setitem(texts.SOURCES, "wordnet", lambda: iter(said))
+    recipe = Recipe(tmp_path / "work", "tiny2", workers=0)
+    recipe.manifest.parent.mkdir(parents=True)
+    (recipe.manifest.parent / "build.json").write_text(json.dumps({"config": {"sources": ["wordnet"],
+                                                                              "min_words": 4, "max_words": 30}}))
+    rows = [Utterance(f"u{i}", f"wav/u{i}.wav", t, (), (), "spk", "espeak", "neutral", Sentiment("neutral", 0.0),
+                      1.0, split, texts.sentence_id(t), "wordnet")
+            for i, (t, split) in enumerate(zip(said, ("train", "valid", "test", "train")))]
+    recipe.manifest.write_text("".join(r.to_json() + "\n" for r in rows))
+    assert recipe.write_text_only() == 2
+    assert sorted(recipe.text_only.read_text().splitlines()) == sorted([said[0], said[3]])

@@ -47,3 +47,40 @@ def test_train_load_decode(tmp_path):
     assert wav.dtype == np.float32 and len(wav) == 4 * 640 and np.isfinite(wav).all()
     np.testing.assert_array_equal(np.concatenate(list(voc.stream("[Hu1][Hu2][Hu3][Hu2]", "b", dur_pred=False))), wav)
     assert train_world(cfg)["steps"] == 6  # a finished run resumes and does nothing more
+
+
+def test_gru_head_sees_the_whole_utterance_and_round_trips(tmp_path):
+    import torch
+
+    from spiritlm.vocoder.world import WorldConfig, WorldHead
+
+    torch.manual_seed(0)
+    cond = torch.randn(1, 6, 40)
+    far = cond.clone()
+    far[:, :, 0] += 1.0  # a change at the first unit
+    for rnn, reaches in ((0, False), (4, True)):
+        head = WorldHead(6, WorldConfig(channels=8, rnn=rnn), up=4).eval()
+        with torch.no_grad():
+            diff = (head(cond) - head(far))[0, :, 4 * 12:].abs().max().item()  # 12+ units on: past the convs
+        assert (diff > 0) is reaches
+
+    rng = np.random.default_rng(1)
+    path = tmp_path / "u.wav"
+    sf.write(path, harmonic(150.0, 0.64), 16000)
+    (tmp_path / "train.jsonl").write_text(json.dumps(
+        {"audio": str(path), "hubert": " ".join(map(str, rng.integers(0, 8, 16))), "speaker": 0}) + "\n")
+    cfg = WorldTrainConfig.preset("tiny", manifest=str(tmp_path / "train.jsonl"), out_dir=str(tmp_path / "run"),
+                                  speakers="a", rnn=4, loss="l1")
+    train_world(cfg)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert "l1" in log[-1] and "mse" not in log[-1]
+    voc = load_vocoder(tmp_path / "run" / "vocoder")
+    assert voc.world.rnn == 4 and voc.head.rnn is not None
+    assert np.isfinite(voc.decode("[Hu1][Hu2][Hu3]", dur_pred=False)).all()
+
+
+@pytest.mark.parametrize("bad, message", [({"loss": "l2"}, "valid: mse, l1"), ({"rnn": -1}, "rnn must be >= 0")])
+def test_bad_training_options_are_named(tmp_path, bad, message):
+    cfg = WorldTrainConfig.preset("tiny", manifest=str(tmp_path / "none.jsonl"), out_dir=str(tmp_path / "run"), **bad)
+    with pytest.raises(ValueError, match=message):
+        train_world(cfg)

@@ -64,6 +64,7 @@ class Scale:
     # "phone": phone-supervised units, prosodic style tokens, WORLD-rendered regression vocoders (mini v2)
     design: str = "hubert"
     phone_args: tuple[str, ...] = ()  # extra `train phone-encoder` options (batch size, crop length)
+    world_args: tuple[str, ...] = ()  # extra `train world-vocoder` options
 
 
 # The mini scale is sized to about two hours on 2 CPU cores (see README, "Reproducing the mini models").
@@ -81,10 +82,12 @@ SCALES = {
                    {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, 2,
                    steps={"phone": 4, "world": 4, "lm": 6}, design="phone"),
     "mini2": Scale("mini", 20.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
-                   {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 40, 60,
-                   steps={"phone": 4000, "pitch": 600, "world": 2000, "lm": 3200},
+                   {"base": "lm_mini2_base.yaml", "expressive": "lm_mini2_expressive.yaml"}, 40, 60,
+                   steps={"phone": 4000, "pitch": 600, "world": 8000, "lm": 3200},
                    lm_tokens_per_step=16384, design="phone",
-                   phone_args=("--batch-size", "16", "--crop-seconds", "3")),
+                   phone_args=("--batch-size", "16", "--crop-seconds", "3"),
+                   # 2000 steps on 1200 utterances with convolutions only and MSE: held-out resynthesis CER 65 %
+                   world_args=("--max-utterances", "6000", "--rnn", "256", "--loss", "l1")),
 }
 
 
@@ -256,11 +259,35 @@ class Recipe:
             args += ["--hours", str(self.scale.corpus_hours)]
         self.spiritlm(*args)
 
+    @property
+    def text_only(self) -> Path:
+        return self.work / "corpus" / "text-only.txt"
+
+    def write_text_only(self) -> int:
+        """corpus/text-only.txt: every clean sentence of the corpus's text sources that no valid or test
+        utterance speaks (text is free; the speech corpus reads ~1 in 5 of them). Returns the line count."""
+        from ..data.corpus.manifest import read_manifest
+        from ..data.corpus.texts import load_sentences
+
+        records = read_manifest(self.manifest)
+        build = json.loads((self.manifest.parent / "build.json").read_text()).get("config", {})
+        held = {r.sentence_id for r in records if r.split != "train"}
+        sents = load_sentences(tuple(build.get("sources", ("fortunes", "wordnet", "bible"))),
+                               build.get("min_words", 4), build.get("max_words", 30))
+        lines = [s.text for s in sents if s.id not in held]
+        self.text_only.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        logger.info("text-only data: %d sentences (%d held out with the valid / test utterances)",
+                    len(lines), len(sents) - len(lines))
+        return len(lines)
+
     def text_tokenizer(self) -> None:
         from ..data.corpus.manifest import read_manifest
         from ..lm.tiny import tiny_corpus, train_sentencepiece
 
         texts = [r.text for r in read_manifest(self.manifest) if r.split == "train"] + tiny_corpus()
+        if self.scale.design == "phone":  # + the sources' other sentences, for the LM's text-only stream too
+            self.write_text_only()
+            texts += self.text_only.read_text(encoding="utf-8").splitlines()
         out = self.work / "models" / "text-tokenizer"
         out.mkdir(parents=True, exist_ok=True)
         (out / "tokenizer.model").write_bytes(train_sentencepiece(self.scale.text_vocab, texts))
@@ -283,8 +310,9 @@ class Recipe:
                       "--n-clusters", str(self.scale.n_units))
 
     def pitch(self) -> None:
+        extra = ["--max-files", "3000", "--threads", "1"] if self.scale.design == "phone" else []
         self.spiritlm("train", "vqvae", self.manifest, "--out", self.run_dir("pitch"),
-                      "--preset", self.scale.train_preset, *self.steps_args("pitch"))
+                      "--preset", self.scale.train_preset, *self.steps_args("pitch"), *extra)
 
     def style(self) -> None:
         if self.scale.design == "phone":  # prosodic [St] tokens supervised on the corpus's styles (OUT/style too)
@@ -325,13 +353,15 @@ class Recipe:
         self.spiritlm("data", "units", "--manifest", self.manifest, "--out", self.work / "corpus" / f"units-{variant}",
                       "--encoder", f"spiritlm.speech.bundle:{variant}_encoder", "--encoder-arg", self.root)
 
-    def vocoder_manifest(self, variant: str, run: str) -> tuple[Path, list[str]]:
-        """runs/<run>/train.jsonl: audio + the variant's units + speaker index of every cached train utterance."""
+    def vocoder_manifest(self, variant: str, run: str, skip_styles: tuple[str, ...] = ()) -> tuple[Path, list[str]]:
+        """runs/<run>/train.jsonl: audio + the variant's units + speaker index of every cached train utterance
+        (but those in `skip_styles`)."""
         from ..data.corpus.manifest import read_manifest
         from ..data.unit_cache import UnitCache
 
         cache = UnitCache(self.work / "corpus" / f"units-{variant}")
-        records = [r for r in read_manifest(self.manifest) if r.split == "train" and r.id in cache]
+        records = [r for r in read_manifest(self.manifest)
+                   if r.split == "train" and r.id in cache and r.style not in skip_styles]
         speakers = sorted({r.speaker for r in records})
         train = self.run_dir(run) / "train.jsonl"
         train.parent.mkdir(parents=True, exist_ok=True)
@@ -359,10 +389,12 @@ class Recipe:
     def world(self, variant: str) -> None:
         """Units (+ pitch, style) + speaker -> WORLD features, regressed and rendered by WORLD (`vocoder.world`)."""
         run = f"world-{variant}"
-        train, speakers = self.vocoder_manifest(variant, run)
+        # Base has no style input: whispered speech (no F0) would teach it to blur voiced and unvoiced frames
+        train, speakers = self.vocoder_manifest(variant, run, ("whisper",) if variant == "base" else ())
         self.spiritlm("train", "world-vocoder", train, "--out", self.run_dir(run), "--preset",
                       self.scale.vocoder_preset, "--model", self.scale.vocoder_model[variant],
-                      "--speakers", ",".join(speakers), "--threads", "1", *self.steps_args("world"))
+                      "--speakers", ",".join(speakers), "--threads", "1", *self.steps_args("world"),
+                      *self.scale.world_args)
         self.install_vocoder(self.run_dir(run) / "vocoder", variant, speakers)
 
     def spectral(self, variant: str) -> None:
@@ -400,6 +432,8 @@ class Recipe:
         cfg["model"].update(tokenizer=str(self.work / "models" / "text-tokenizer"), variant=variant,
                             **inventory(self.root, variant))  # the layout holds exactly the trained units
         cfg["data"].update(manifest=str(self.manifest), units=str(self.work / "corpus" / f"units-{variant}"))
+        if self.text_only.is_file():
+            cfg["data"]["text_files"] = [str(self.text_only)]
         config = self.run_dir(name) / "config.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(yaml.safe_dump(cfg, sort_keys=False))

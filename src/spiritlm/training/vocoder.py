@@ -89,8 +89,17 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # one record per logged step
 
 
-def load_manifest(path: str | os.PathLike, cfg) -> list[Utterance]:
-    """Manifest lines -> frame-aligned utterances for a vocoder config `cfg`."""
+def manifest_size(path: str | os.PathLike) -> int:
+    """Entries (non-empty lines) of a vocoder manifest."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"vocoder manifest {path} does not exist")
+    return sum(1 for line in path.read_text().splitlines() if line.strip())
+
+
+def load_manifest(path: str | os.PathLike, cfg, only: list[int] | None = None) -> list[Utterance]:
+    """Manifest lines -> frame-aligned utterances for a vocoder config `cfg`; `only`: these entries (indices
+    among the non-empty lines), in this order, and no audio read for the others."""
     from ..audio import load_audio
     from ..units import SpeechUnits
     from ..vocoder.decode import plan_units
@@ -98,10 +107,11 @@ def load_manifest(path: str | os.PathLike, cfg) -> list[Utterance]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"vocoder manifest {path} does not exist")
+    entries = [(n, line) for n, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
+    if only is not None:
+        entries = [entries[i] for i in only]
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, line in entries:
         rec = json.loads(line)
         if "audio" not in rec or "hubert" not in rec:
             raise ValueError(f"{path}:{n}: a manifest line needs 'audio' and 'hubert'; got keys {sorted(rec)}")

@@ -62,6 +62,7 @@ class VQVAETrainConfig:
     checkpoint_every: int = 250
     seed: int = 0
     threads: int = 0  # torch intra-op threads for this run (0: leave as is); 1 is fastest for tiny models
+    max_files: int = 0  # utterances trained on, evenly spaced over the manifest (0 = all; F0 extraction dominates)
 
     @classmethod
     def preset(cls, name: str, **overrides) -> VQVAETrainConfig:
@@ -212,6 +213,10 @@ def _train_vqvae(cfg: VQVAETrainConfig) -> TrainResult:
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = read_audio_manifest(cfg.manifest)
+    if cfg.max_files < 0:
+        raise ValueError(f"max_files must be >= 0 (0 = every file), got {cfg.max_files}")
+    if 0 < cfg.max_files < len(rows):
+        rows = [rows[i * len(rows) // cfg.max_files] for i in range(cfg.max_files)]
     contours = _contours(rows, cfg, out)
     stats = speaker_means(rows, contours) if cfg.speaker_norm else {}
     pcfg = PitchConfig.preset(cfg.model, features=cfg.features, f0_method=cfg.f0_method,

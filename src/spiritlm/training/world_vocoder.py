@@ -36,6 +36,8 @@ class WorldTrainConfig:
     segment_frames: int = 50  # units per segment (2 s)
     max_utterances: int = 2000  # analysed with WORLD (the rest of the manifest is not used)
     lr: float = 1e-3
+    loss: str = "mse"  # on the standardised envelope, aperiodicity and log F0: mse (the mean) or l1 (the median)
+    rnn: int = 0  # the head's bidirectional GRU (WorldConfig.rnn; 0: convolutions only)
     lambda_dur: float = 1.0
     log_every: int = 50
     checkpoint_every: int = 250
@@ -112,8 +114,12 @@ def _train(cfg: WorldTrainConfig) -> dict:
     from ..vocoder.config import VocoderConfig
     from ..vocoder.hifigan import CodeHiFiGAN
     from ..vocoder.world import WorldConfig, WorldVocoder, build_head, save_world
-    from .vocoder import load_manifest, run_lengths
+    from .vocoder import load_manifest, manifest_size, run_lengths
 
+    if cfg.loss not in ("mse", "l1"):
+        raise ValueError(f"unknown WORLD vocoder loss {cfg.loss!r}; valid: mse, l1")
+    if cfg.rnn < 0:
+        raise ValueError(f"rnn must be >= 0 (0: no GRU), got {cfg.rnn}")
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -121,10 +127,10 @@ def _train(cfg: WorldTrainConfig) -> dict:
     model_cfg = VocoderConfig.preset(cfg.model)
     if speakers and model_cfg.num_speakers:
         model_cfg = replace(model_cfg, num_speakers=len(speakers))
-    data = load_manifest(cfg.manifest, model_cfg)
-    data = random.Random(cfg.seed).sample(data, min(cfg.max_utterances, len(data)))
+    n = manifest_size(cfg.manifest)  # the sampled utterances only are read (a 20 h manifest is ~4 GB of audio)
+    data = load_manifest(cfg.manifest, model_cfg, random.Random(cfg.seed).sample(range(n), min(cfg.max_utterances, n)))
     model = CodeHiFiGAN(model_cfg)
-    world0 = WorldConfig()
+    world0 = WorldConfig(rnn=cfg.rnn)
     up = model_cfg.hop_length // 160
     frames, mean, std = world_features(data, out, world0.sp_dims, up)
     world = replace(world0, mean=mean.tolist(), std=std.tolist())
@@ -159,7 +165,8 @@ def _train(cfg: WorldTrainConfig) -> dict:
             sty = torch.tensor([u.style_id for u in utts]) if model_cfg.num_styles else None
             pred = head(model.conditioning(units, pitch, style, spk, sty)).transpose(1, 2)  # [B, F, D]
             z = (target - mean) / std
-            mse = torch.nn.functional.mse_loss(pred[..., :-1], z[..., :-1])
+            err = (torch.nn.functional.mse_loss if cfg.loss == "mse" else torch.nn.functional.l1_loss)
+            mse = err(pred[..., :-1], z[..., :-1])
             bce = torch.nn.functional.binary_cross_entropy_with_logits(pred[..., -1], target[..., -1])
             dur = dur_loss(utts)
             loss = mse + bce + cfg.lambda_dur * dur
@@ -170,10 +177,10 @@ def _train(cfg: WorldTrainConfig) -> dict:
             step += 1
             bar.update(1)
             if step % cfg.log_every == 0 or step == cfg.steps:
-                rec = {"step": step, "mse": float(mse.detach()), "voicing_bce": float(bce.detach()),
+                rec = {"step": step, cfg.loss: float(mse.detach()), "voicing_bce": float(bce.detach()),
                        "dur": float(dur.detach())}
                 log_record(log, history, rec)
-                bar.set_postfix(mse=f"{rec['mse']:.3f}")
+                bar.set_postfix({cfg.loss: f"{rec[cfg.loss]:.3f}"})
             if step % cfg.checkpoint_every == 0:
                 save()
     bar.close()

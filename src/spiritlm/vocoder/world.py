@@ -8,7 +8,7 @@ learn, and the excitation comes from the F0 it predicts (Base) or from the `[Pi]
 (Expressive, where pitch must be audible)::
 
     units ─(durations, unit / pitch / style / speaker embeddings of a CodeHiFiGAN)─▶ cond [C, T] 25 Hz
-          ─(conv ×3, upsample ×4, conv ×2)─▶ WORLD frames [43, 4T] at 100 Hz:
+          ─(conv ×3 [+ bidirectional GRU], upsample ×4, conv ×2)─▶ WORLD frames [43, 4T] at 100 Hz:
                40 coded spectral envelope + 1 coded aperiodicity + log F0 + voicing logit
           ─(pyworld.synthesize)─▶ 16 kHz wav
 
@@ -47,6 +47,7 @@ class WorldConfig:
     sp_dims: int = 40
     channels: int = 256
     kernel: int = 5
+    rnn: int = 0  # hidden size (per direction) of a bidirectional GRU over the unit-rate features (0: none)
     mean: list[float] = field(default_factory=list)  # per feature, from the training set
     std: list[float] = field(default_factory=list)
 
@@ -111,6 +112,9 @@ class WorldHead(nn.Module):
         self.up = up
         self.inp = nn.Conv1d(c_in, ch, k, padding=k // 2)
         self.low = nn.ModuleList(nn.Conv1d(ch, ch, k, padding=k // 2) for _ in range(3))
+        # the convolutions see +-8 units; a GRU gives each frame the whole utterance (phrase-level prosody)
+        self.rnn = nn.GRU(ch, cfg.rnn, batch_first=True, bidirectional=True) if cfg.rnn else None
+        self.rnn_out = nn.Linear(2 * cfg.rnn, ch) if cfg.rnn else None
         self.high = nn.ModuleList(nn.Conv1d(ch, ch, k, padding=k // 2) for _ in range(2))
         self.out = nn.Conv1d(ch, cfg.dims, 1)
 
@@ -118,6 +122,8 @@ class WorldHead(nn.Module):
         x = torch.relu(self.inp(cond))
         for conv in self.low:
             x = x + torch.relu(conv(x))
+        if self.rnn is not None:
+            x = x + self.rnn_out(self.rnn(x.transpose(1, 2))[0]).transpose(1, 2)
         x = torch.repeat_interleave(x, self.up, dim=2)
         for conv in self.high:
             x = x + torch.relu(conv(x))
