@@ -34,3 +34,14 @@ def test_bad_quantization_requests(tiny_small_dir):
     lm = SpiritLM.from_pretrained(tiny_small_dir, dtype=torch.bfloat16)
     with pytest.raises(ValueError, match="needs an fp32 model, got torch.bfloat16"):
         quantize_lm(lm.model)
+
+
+def test_cli_offers_every_quantize_option(capsys):
+    """`--quantize` lists exactly what `from_pretrained(quantize=)` accepts, and a bad one is refused by name."""
+    from spiritlm.cli import main
+    from spiritlm.lm.quantize_options import QUANTIZE_OPTIONS
+
+    with pytest.raises(SystemExit):
+        main(["generate", "--model", "x", "--text", "hi", "--quantize", "int3"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'int3'" in err and all(f"'{q}'" in err for q in QUANTIZE_OPTIONS)

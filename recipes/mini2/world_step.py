@@ -1,6 +1,8 @@
 """Mini v2, WORLD vocoder step: vocoder manifest from the phone k-means units, train, resynthesis CER.
 
-Run from the work folder (e.g. ~/.cache/spiritlm/mini2: corpus in ./corpus, k-means in runs/kmeans-phone2).
+Run from the work folder (e.g. ~/.cache/spiritlm/mini2: corpus in ./corpus, k-means in runs/kmeans-phone).
+
+    python world_step.py eval2 runs/world-base results-resynthesis-3.json   # a recipe-trained vocoder
 
     python world_step.py manifest      # runs/world-base/train.jsonl (1200 seen-voice train utterances)
     spiritlm train world-vocoder runs/world-base/train.jsonl --out runs/world-base --model mini --speakers ...
@@ -16,8 +18,8 @@ from spiritlm.audio import load_audio
 from spiritlm.eval.unit_quality import kmeans_encoder
 
 HELD = {"espeak-en-029-m7", "flite-rms", "festival-ked-diphone"}
-KM = "runs/kmeans-phone2/kmeans"
-RUN = Path("runs/world-base")
+KM = "runs/kmeans-phone/kmeans"
+RUN = Path("runs/world-base-v0")
 
 
 def records():
@@ -40,7 +42,7 @@ def manifest(n=1200):
     print(",".join(speakers))
 
 
-def evaluate2(n=15):
+def evaluate2(run=None, out_name="results-resynthesis-2.json", n=15):
     """Speaker choice: seen voices with their own speaker id, held-out ones with flite-slt; plus the WORLD
     analysis-synthesis ceiling (real features rendered)."""
     from spiritlm.eval.asr_whisper import WhisperTranscriber
@@ -50,8 +52,9 @@ def evaluate2(n=15):
     from spiritlm.vocoder.world import analyze, render
 
     enc, _ = kmeans_encoder(KM)
-    voc = load_vocoder(RUN / "vocoder")
-    speakers = (RUN / "speakers.txt").read_text().split(",")
+    run = Path(run) if run else RUN
+    voc = load_vocoder(run / "vocoder")
+    speakers = voc.speakers
     asr = WhisperTranscriber("base")
     out = {}
     for name, keep in (("held-out", lambda r: r["speaker"] in HELD), ("seen", lambda r: r["speaker"] not in HELD)):
@@ -68,7 +71,7 @@ def evaluate2(n=15):
                      "cer_resynth_raw_durations": cer(refs, resyn),
                      "examples": [{"text": a, "resynth": c} for a, c in list(zip(refs, resyn))[:4]]}
         print(name, json.dumps(out[name]))
-    json.dump(out, open("results-resynthesis-2.json", "w"), indent=1)
+    json.dump(out, open(out_name, "w"), indent=1)
 
 
 def evaluate(n=30):
@@ -107,4 +110,4 @@ def evaluate(n=30):
 
 
 if __name__ == "__main__":
-    {"manifest": manifest, "eval": evaluate, "eval2": evaluate2}[sys.argv[1]]()
+    {"manifest": manifest, "eval": evaluate, "eval2": evaluate2}[sys.argv[1]](*sys.argv[2:])

@@ -9,6 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..lm.quantize_options import QUANTIZE_HELP, QUANTIZE_OPTIONS
+
 logger = logging.getLogger(__name__)
 SAMPLING = {"temperature": 0.9, "top_p": 0.95}  # the CLI's sampling defaults (the official examples')
 
@@ -25,7 +27,7 @@ class _OrderedInput(argparse.Action):
 def register(sub) -> None:
     g = sub.add_parser("generate", help="generate text and/or speech from interleaved text/speech inputs")
     g.add_argument("--model", required=True, help="checkpoint name or folder")
-    g.add_argument("--quantize", choices=["int8"], help="int8 dynamic quantization of the LM (faster on CPU)")
+    g.add_argument("--quantize", choices=QUANTIZE_OPTIONS, help=QUANTIZE_HELP)
     g.add_argument("--text", action=_OrderedInput, const="text", dest="inputs", help="a text input (repeatable)")
     g.add_argument("--speech", action=_OrderedInput, const="speech", dest="inputs",
                    help="a speech input: audio file or a unit string like '[Hu12][Hu7]' (repeatable)")
@@ -75,7 +77,7 @@ def register(sub) -> None:
                    help="[Hu] units before the first streamed audio chunk (default 5: 0.2 s of speech)")
     v.add_argument("--chunk-units", type=int, default=25, help="[Hu] units per later audio chunk (default 25)")
     v.add_argument("--threads", type=int, help="torch CPU threads")
-    v.add_argument("--quantize", choices=["int8"], help="int8 dynamic quantization of the LM (faster on CPU)")
+    v.add_argument("--quantize", choices=QUANTIZE_OPTIONS, help=QUANTIZE_HELP)
     v.set_defaults(func=run_serve)
     d = sub.add_parser("demo", help="run the main job end to end on the shipped model")
     d.add_argument("--out", default="outputs/demo")

@@ -18,6 +18,7 @@ from ..checkpoints import OFFICIAL_LM_NAMES, resolve_lm_dir, verify_root_of
 from ..errors import CheckpointError, InvalidInput
 from ..torch_files import readable_weights
 from ..vocab import TokenLayout
+from .quantize_options import QUANTIZE_OPTIONS
 from .text_tokenizer import TextTokenizer
 
 logger = logging.getLogger(__name__)
@@ -136,8 +137,7 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
         from .quantize import QUANT_MODES
 
         if quantize not in QUANT_MODES:
-            raise InvalidInput(f"unknown quantization {quantize!r}; valid: int8, int8-weight, int4, "
-                               "llamacpp-q4_0, llamacpp-q8_0, llamacpp-f16, llamacpp-f32")
+            raise InvalidInput(f"unknown quantization {quantize!r}; valid: {', '.join(QUANTIZE_OPTIONS)}")
     if dtype is None:
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
     key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
