@@ -8,14 +8,14 @@ learn, and the excitation comes from the F0 it predicts (Base) or from the `[Pi]
 (Expressive, where pitch must be audible)::
 
     units ─(durations, unit / pitch / style / speaker embeddings of a CodeHiFiGAN)─▶ cond [C, T] 25 Hz
-          ─(conv ×3 [+ bidirectional GRU], upsample ×4, conv ×2)─▶ WORLD frames [43, 4T] at 100 Hz:
+          ─(conv ×3 [+ forward GRU], upsample ×4, conv ×2)─▶ WORLD frames [43, 4T] at 100 Hz:
                40 coded spectral envelope + 1 coded aperiodicity + log F0 + voicing logit
           ─(pyworld.synthesize)─▶ 16 kHz wav
 
 Features are standardised with the training set's mean / std, stored in the folder's config.json
 (`"format": "spiritlm-world-vocoder"`, plus the VocoderConfig of the embeddings and duration
 predictor). It has `UnitVocoder`'s interface and loads through `load_vocoder`. WORLD synthesis is
-cheap (real-time factor ~0.02 on one core). `stream` yields the offline waveform as one piece.
+cheap (real-time factor ~0.02 on one core). `stream` yields the offline waveform in pieces, sample for sample.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ SAMPLE_RATE = 16000
 FRAME_MS = 10.0
 HOP = 160
 N_FFT = 512  # pyworld's CheapTrick FFT size at 16 kHz
+STREAM_MARGIN = 4  # WORLD frames before a rendered prefix's end that may still change (measured: 2.6)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class WorldConfig:
     sp_dims: int = 40
     channels: int = 256
     kernel: int = 5
-    rnn: int = 0  # hidden size (per direction) of a bidirectional GRU over the unit-rate features (0: none)
+    rnn: int = 0  # hidden size of a forward (causal) GRU over the unit-rate features (0: none)
     mean: list[float] = field(default_factory=list)  # per feature, from the training set
     std: list[float] = field(default_factory=list)
 
@@ -112,9 +113,10 @@ class WorldHead(nn.Module):
         self.up = up
         self.inp = nn.Conv1d(c_in, ch, k, padding=k // 2)
         self.low = nn.ModuleList(nn.Conv1d(ch, ch, k, padding=k // 2) for _ in range(3))
-        # the convolutions see +-8 units; a GRU gives each frame the whole utterance (phrase-level prosody)
-        self.rnn = nn.GRU(ch, cfg.rnn, batch_first=True, bidirectional=True) if cfg.rnn else None
-        self.rnn_out = nn.Linear(2 * cfg.rnn, ch) if cfg.rnn else None
+        # the convolutions see +-8 units; a forward GRU adds everything said before (phrase-level prosody)
+        # while a frame still depends on at most `lookahead` units ahead, so that speech can stream
+        self.rnn = nn.GRU(ch, cfg.rnn, batch_first=True) if cfg.rnn else None
+        self.rnn_out = nn.Linear(cfg.rnn, ch) if cfg.rnn else None
         self.high = nn.ModuleList(nn.Conv1d(ch, ch, k, padding=k // 2) for _ in range(2))
         self.out = nn.Conv1d(ch, cfg.dims, 1)
 
@@ -147,20 +149,57 @@ class WorldVocoder(UnitVocoder):
         frames[:, -1] = 1.0 / (1.0 + np.exp(-z[:, -1]))  # the voicing column is a logit, not standardised
         return frames
 
+    def _frames(self, plan, speaker, style) -> tuple[np.ndarray, int]:
+        """Plan -> (WORLD frames [F, dims], output length in samples)."""
+        cond = self.features(plan, speaker, style)  # [1, C, T]
+        return self.predict_frames(cond), cond.shape[-1] * self.config.hop_length
+
+    @staticmethod
+    def _finish(wav: np.ndarray, n: int, start: int = 0) -> np.ndarray:
+        """Samples [start, n) of a rendering, zero-padded past its end and clipped to +-0.99 (sample by sample,
+        so that streamed pieces equal the offline waveform)."""
+        piece = wav[start:n]
+        piece = np.pad(piece, (0, max(0, n - start - len(piece))))
+        return np.clip(piece, -0.99, 0.99).astype(np.float32)
+
     def _render(self, plan, speaker, style) -> np.ndarray:
         if len(plan.units) == 0:
             return np.zeros(0, dtype=np.float32)
-        cond = self.features(plan, speaker, style)  # [1, C, T]
-        wav = render(self.predict_frames(cond), self.world.sp_dims)
-        n = cond.shape[-1] * self.config.hop_length
-        wav = np.pad(wav[:n], (0, max(0, n - len(wav))))
-        peak = float(np.abs(wav).max()) if len(wav) else 0.0
-        return (wav * (0.99 / peak) if peak > 0.99 else wav).astype(np.float32)
+        frames, n = self._frames(plan, speaker, style)
+        return self._finish(render(frames, self.world.sp_dims), n)
 
     def stream(self, units, speaker_id=None, style_id=None, chunk_units: int = 50, first_chunk_units: int | None = 10,
                dur_pred: bool = True, mode: str = "stateful") -> Iterator[np.ndarray]:
-        """WORLD renders the whole utterance: one piece, the offline waveform."""
-        yield self.decode(units, speaker_id, style_id, dur_pred=dur_pred)
+        """Yield pieces whose concatenation equals `decode` of the same input, sample for sample.
+
+        The features of the whole input are regressed once (milliseconds); WORLD then renders growing
+        prefixes of them. A prefix's rendering equals the full one up to about 2.6 frames before its end
+        (the last pulses' responses overlap the cut), so each piece stops STREAM_MARGIN frames earlier.
+        Pieces cover about `first_chunk_units`, then `chunk_units` units (40 ms each); `mode` is accepted
+        for interface compatibility: both modes give this exact stream."""
+        from .decode import plan_decode
+        from .unit_vocoder import STREAM_MODES
+
+        if mode not in STREAM_MODES:
+            raise ValueError(f"unknown stream mode {mode!r}; valid: {', '.join(STREAM_MODES)}")
+        if chunk_units < 1 or (first_chunk_units is not None and first_chunk_units < 1):
+            raise ValueError(f"chunk_units and first_chunk_units must be >= 1, got {chunk_units}, {first_chunk_units}")
+        plan = plan_decode(units, self.config, dur_pred=dur_pred)
+        if len(plan.units) == 0:
+            return
+        frames, n = self._frames(plan, self.speaker_index(speaker_id), self.style_index(style_id))
+        per_unit = self.config.hop_length // HOP  # WORLD frames per unit frame
+        sent, edge = 0, first_chunk_units or chunk_units
+        while True:
+            cut = edge * per_unit  # render frames [0, cut)
+            if cut >= len(frames):
+                yield self._finish(render(frames, self.world.sp_dims), n, sent)
+                return
+            upto = min(n, (cut - STREAM_MARGIN) * HOP)
+            if upto > sent:
+                yield self._finish(render(frames[:cut], self.world.sp_dims), upto, sent)
+                sent = upto
+            edge += chunk_units
 
     def save(self, folder: str | Path, format: str = "ours") -> Path:
         check_save_format(format, "a WORLD vocoder (no counterpart in Meta's code)", ("ours",))
