@@ -25,6 +25,9 @@ def test_demo_runs_every_job(tmp_path, capsys, one_thread):
         assert "NOTE: no trained model" not in out
         assert "== style carry: a " in out and "style of the continuation (style classifier):" in out
         assert "expressive_S2S_style_0.wav" in wavs
+        assert out.count("Whisper base hears: ") >= 4  # each speech output of both models (T->S, S->S)
+        assert out.count(f"true text of the speech: {mini_examples()['speech']['text']!r}") == 2  # S->T, both
+        assert "median pitch of the continuation: " in out and ", median pitch " in out
     else:
         assert "NOTE: no trained model is shipped yet" in out
 

@@ -221,7 +221,32 @@ def mini_examples() -> dict[str, dict]:
     return {k: v | {"file": str(d / v["file"])} for k, v in json.loads(spec.read_text()).items()}
 
 
-def _demo_job(lm, variant: str, name: str, inputs, modality: str, out: Path, referee=None) -> None:
+def _demo_listener():
+    """Whisper base (the benchmarks' referee) when the eval extra is installed, else None (with a note)."""
+    try:
+        from ..eval.asr_whisper import WhisperTranscriber
+
+        asr = WhisperTranscriber("base")
+        asr.model  # noqa: B018 - load now: a missing package is reported once, here
+        return asr
+    except (ImportError, FileNotFoundError, OSError) as e:
+        print(f"NOTE: no Whisper listener ({e}); the demo cannot say what its speech sounds like")
+        return None
+
+
+def _median_f0(wav) -> float:
+    """Median F0 (Hz) over the voiced frames, by WORLD's DIO + StoneMask (0.0 when nothing is voiced)."""
+    import numpy as np
+
+    from ..vocoder.world import analyze
+
+    frames = analyze(np.asarray(wav, dtype=np.float32))
+    voiced = frames[:, -1] > 0.5
+    return float(np.exp(np.median(frames[voiced, -2]))) if voiced.any() else 0.0
+
+
+def _demo_job(lm, variant: str, name: str, inputs, modality: str, out: Path, referee=None, listener=None,
+              truth: str | None = None, pitch: bool = False) -> None:
     from ..audio import write_audio
     from ..tokens import format_tokens, units_to_tokens
 
@@ -232,13 +257,19 @@ def _demo_job(lm, variant: str, name: str, inputs, modality: str, out: Path, ref
     for n, o in enumerate(r.outputs):
         if o.content_type.name == "TEXT":
             print(f"   text: {o.content[:160]!r}")
+            if truth:
+                print(f"   true text of the speech: {truth!r}")
             continue
         wav = write_audio(out / f"{variant}_{name.replace('->', '2').replace(' ', '_')}_{n}.wav", o.content)
         tokens = format_tokens(units_to_tokens(o.units))
         print(f"   speech: {len(o.units)} units, {len(o.content) / 16000:.2f} s -> {wav}")
         print(f"           {tokens[:100]}{'...' if len(tokens) > 100 else ''}")
+        if listener is not None and len(o.content):
+            print(f"           Whisper base hears: {listener.transcribe(o.content)!r}")
         if referee is not None:
             print(f"           style of the continuation (style classifier): {referee.classify(o.content)}")
+        if pitch and len(o.content):
+            print(f"           median pitch of the continuation: {_median_f0(o.content):.0f} Hz")
     print(f"   ({len(r.new_ids)} new tokens, stopped by {r.finish_reason})")
 
 
@@ -260,6 +291,7 @@ def run_demo(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     speech = examples["speech"] if shipped else {"file": str(example_audio()), "text": None}
+    listener = _demo_listener() if shipped else None
     with tempfile.TemporaryDirectory() as tmp:
         root = bundled_root() if shipped else write_tiny_root(Path(tmp), official_vocab=False)
         for variant in ("base", "expressive"):
@@ -274,7 +306,8 @@ def run_demo(args) -> int:
                     ("S->T", [("speech", wav)], "text"),
                     ("S->S", [("speech", wav)], "speech")]
             for job, inputs, modality in jobs:
-                _demo_job(lm, variant, job, inputs, modality, out)
+                _demo_job(lm, variant, job, inputs, modality, out, listener=listener,
+                          truth=speech["text"] if job == "S->T" else None)
             if variant == "expressive" and shipped:
                 from ..eval.style import StyleReferee
 
@@ -282,7 +315,8 @@ def run_demo(args) -> int:
                 styled = examples["style"]
                 prompt = load_audio(styled["file"])
                 print(f"== style carry: a {styled['style']!r} prompt ({styled['file']}), "
-                      f"classified as {referee.classify(prompt)!r}")
-                _demo_job(lm, variant, "S->S style", [("speech", prompt)], "speech", out, referee)
+                      f"classified as {referee.classify(prompt)!r}, median pitch {_median_f0(prompt):.0f} Hz")
+                _demo_job(lm, variant, "S->S style", [("speech", prompt)], "speech", out, referee, listener,
+                          pitch=True)
     print(f"\ndemo finished in {time.time() - start:.1f} s; audio in {out}/")
     return 0
