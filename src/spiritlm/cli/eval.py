@@ -8,6 +8,8 @@
     spiritlm eval report interleaved.json no_interleaving.json --compare     # the ablation, side by side
     spiritlm eval stsp --ref ref.jsonl --pred pred.jsonl          # the official accuracy line
     spiritlm eval stsp-ref --manifest F --split test --out ref.jsonl
+    spiritlm eval unit-quality --kmeans runs/kmeans-phone/kmeans --kmeans runs/kmeans-mfcc/kmeans \
+        [--manifest corpus/manifest.jsonl] [--real-speech] --out uq.json   # phone purity, PNMI of units
     spiritlm eval paper --model M --data-root R [--only swuggy,tsc] --out paper-eval/   # the paper's tables
     spiritlm eval paper-standins R --n 20          # synthetic stand-ins of the releases (not the real sets)
 
@@ -88,6 +90,18 @@ def register(sub) -> None:
     s.add_argument("--limit", type=int, default=None)
     s.add_argument("--out", required=True)
     s.set_defaults(func=_run_stsp_ref)
+    u = bench.add_parser("unit-quality", help="phone purity and PNMI of k-means units (corpus manifest and/or "
+                         "real speech)")
+    u.add_argument("--kmeans", action="append", required=True, help="a k-means folder (repeat to compare)")
+    u.add_argument("--manifest", default="", help="corpus manifest with phone timings (empty: none)")
+    u.add_argument("--split", default="test")
+    u.add_argument("--max-files", type=int, default=None)
+    u.add_argument("--real-speech", action="store_true",
+                   help="also score pocketsphinx-testdata's real recordings, labelled by forced alignment")
+    u.add_argument("--real-speech-folder", default=None, help="its data folder (default: the Debian package's)")
+    u.add_argument("--out", help="write the scores (JSON) here")
+    u.add_argument("--threads", type=int, help="torch CPU threads")
+    u.set_defaults(func=_run_unit_quality)
     from .eval_paper import register_paper
 
     register_paper(bench)
@@ -214,4 +228,25 @@ def _run_stsp_ref(args) -> int:
     from ..eval.stsp import write_reference
 
     print(f"wrote {write_reference(args.manifest, args.out, args.split, args.limit)}")
+    return 0
+
+
+def _run_unit_quality(args) -> int:
+    from ..eval.unit_quality import UnitQualityConfig, run
+
+    _setup(args)
+    extra = {} if args.real_speech_folder is None else {"real_speech_folder": args.real_speech_folder}
+    config = UnitQualityConfig(manifest=args.manifest, kmeans=tuple(args.kmeans), split=args.split or None,
+                               max_files=args.max_files, real_speech=args.real_speech, **extra)
+    scores = run(config)
+    for key, q in scores.items():
+        print(q.as_row(key))
+    parts = ["spiritlm", "eval", "unit-quality"]
+    for k in args.kmeans:
+        parts += ["--kmeans", k]
+    for flag, v in (("--manifest", args.manifest), ("--split", args.split if args.manifest else ""),
+                    ("--max-files", args.max_files), ("--real-speech-folder", args.real_speech_folder)):
+        parts += [flag, str(v)] if v not in (None, "") else []
+    parts += ["--real-speech"] if args.real_speech else []
+    _write(args.out, shlex.join(parts), [{"name": k} | dataclasses.asdict(q) for k, q in scores.items()])
     return 0

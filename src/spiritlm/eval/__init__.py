@@ -24,9 +24,10 @@ paper/          the releases (sLM21, spoken StoryCloze, MMLU, FSC intent, LibriS
 Shared pieces: `metrics` (normalisation, WER/CER, pair ties, accuracy), `scoring` (sequence
 log-likelihoods), `asr_whisper` (offline Whisper tiny.en), `fewshot` (the paper's prompt formats),
 `common` (data selection, results). `unit_quality` (phone purity, PNMI of speech units) serves the
-speech-tokenizer training. Command line: `spiritlm eval <benchmark> ...` and
-`spiritlm eval all ...` (`spiritlm.cli.eval`); the paper's tables on the public releases:
-`spiritlm eval paper --model M --data-root R` (`spiritlm.eval.paper`).
+speech-tokenizer training, `real_speech` scores the units on real recordings too (pocketsphinx-testdata,
+forced-aligned; `spiritlm eval unit-quality --kmeans K --real-speech`). Command line:
+`spiritlm eval <benchmark> ...` and `spiritlm eval all ...` (`spiritlm.cli.eval`); the paper's tables
+on the public releases: `spiritlm eval paper --model M --data-root R` (`spiritlm.eval.paper`).
 """
 
 BENCHMARKS = {  # command name -> (module, config class)
