@@ -288,11 +288,22 @@ def test_short_requests_are_not_held_by_a_long_one(lm):
     assert elapsed < long_done[0]["seconds"]  # it did not wait for the long one
 
 
-def test_time_limit_stops_a_request(lm):
+def test_time_limit_stops_a_request(lm, monkeypatch):
     from fastapi.testclient import TestClient
 
+    from spiritlm.serve import batcher
+
+    # each decoding step made 0.2 s long, so the 0.3 s limit stops the request at its second token on any CPU
+    step = batcher.StepHook.__call__
+
+    def slow_step(self, ids, scores):
+        time.sleep(0.2)
+        return step(self, ids, scores)
+
+    monkeypatch.setattr(batcher.StepHook, "__call__", slow_step)
     with TestClient(create_app(lm, "t", ServeConfig(time_limit_s=0.3))) as c:
-        r = c.post("/v1/generate", json={"inputs": TEXT, "output_modality": "text", "max_new_tokens": 2000})
+        r = c.post("/v1/generate", json={"inputs": TEXT, "output_modality": "text", "max_new_tokens": 2000,
+                                         "seed": 0})
     assert r.status_code == 200 and r.json()["finish_reason"] == "time_limit" and r.json()["seconds"] < 5
 
 
