@@ -31,6 +31,25 @@ def test_tiny_recipe_end_to_end(tmp_path, reference_flac):
             assert o.content.ndim == 1 and len(o.content) > 0
     assert Recipe(tmp_path / "work", "tiny").run() == {}  # everything done: nothing re-runs
 
+    # the LM runs kept for a fresh machine: bf16 weights + trainer state, no optimizer moments
+    from safetensors.torch import load_file
+
+    from spiritlm.training.lm_checkpoint import latest_checkpoint
+    from spiritlm.training.recipe_keep import keep_all, restore_lm
+
+    kept = keep_all(recipe, tmp_path / "kept")
+    assert kept["lm-base"] == "step 6 (done)" and kept["lm-textonly"] == "step 6 (done)"
+    ckpt = tmp_path / "kept" / "lm-base" / "checkpoint"
+    assert not (ckpt / "optimizer.safetensors").exists()
+    small = load_file(str(ckpt / "model.safetensors"))
+    assert {str(v.dtype) for v in small.values()} == {"torch.bfloat16"}
+    fresh = Recipe(tmp_path / "fresh", "tiny", keep=tmp_path / "kept")
+    assert restore_lm(fresh, fresh.keep, "lm-base") is True  # a finished run: the stage is done
+    back = load_file(str(latest_checkpoint(fresh.run_dir("lm-base")) / "model.safetensors"))
+    original = load_file(str(latest_checkpoint(recipe.run_dir("lm-base")) / "model.safetensors"))
+    for k, v in original.items():
+        assert back[k].dtype == v.dtype and (back[k] == v.bfloat16().float()).all()
+
     from spiritlm.training.recipe import install_bundle
 
     shipped = install_bundle(recipe.root, tmp_path / "shipped")
@@ -57,7 +76,8 @@ def test_tiny_v2_recipe_speech_side(tmp_path, reference_flac):
     from spiritlm.vocoder.load import load_vocoder
     from spiritlm.vocoder.world import WorldVocoder
 
-    recipe = Recipe(tmp_path / "work", "tiny2", workers=0)
+    kept = tmp_path / "kept"
+    recipe = Recipe(tmp_path / "work", "tiny2", workers=0, keep=kept)
     assert [n for n, _ in recipe.stages][:6] == ["corpus", "text-tokenizer", "phone-encoder", "kmeans-phone",
                                                  "pitch", "style"]
     shared = ["corpus", "pitch"]  # identical stages at tiny scale: taken from the v1 run when it ran first
@@ -81,6 +101,30 @@ def test_tiny_v2_recipe_speech_side(tmp_path, reference_flac):
     assert isinstance(voc, WorldVocoder)
     wav = voc.synthesize(units)
     assert wav.ndim == 1 and len(wav) > 16000 and float(abs(wav).max()) > 0
+
+    # a fresh machine with the kept parts: the trained stages are restored, not trained, and give the same speech
+    from spiritlm.training.recipe_keep import keep_all, read_meta
+
+    parts = {"phone-encoder", "kmeans-phone", "pitch", "style", "world-expressive"}  # the trained stages run
+    assert keep_all(recipe, kept) == dict.fromkeys(parts, "done")
+    assert read_meta(kept / "world-expressive")["scale"] == "tiny2"
+    assert not [p for p in kept.rglob("*") if p.suffix in (".pt", ".pkl", ".npz")]  # nothing pickled
+    fresh = Recipe(tmp_path / "fresh", "tiny2", workers=0, keep=kept)
+    shutil.copytree(recipe.work / "corpus", fresh.work / "corpus")  # data is rebuilt; copied to save time
+    fresh.marker("corpus").parent.mkdir(parents=True)
+    shutil.copyfile(recipe.marker("corpus"), fresh.marker("corpus"))
+    fresh.run(only=["corpus", "pitch", *new])
+    restored = {n for n in new + ["pitch"] if "restored" in json.loads(fresh.marker(n).read_text())}
+    assert restored == parts
+    assert not (fresh.run_dir("phone-encoder") / "state.pt").exists()  # never trained here
+    again = load_encoder(fresh.root, "expressive").encode_units(load_audio(reference_flac))
+    assert again.hubert.tolist() == units.hubert.tolist() and again.style.tolist() == units.style.tolist()
+    assert (load_vocoder(fresh.root / "speech_tokenizer" / "vocoder-expressive").synthesize(units) == wav).all()
+    # a part kept for another scale is not used
+    assert Recipe(tmp_path / "other", "mini2", keep=kept).keep == kept.resolve()
+    from spiritlm.training.recipe_keep import usable
+
+    assert usable(Recipe(tmp_path / "other", "mini2"), kept, "phone-encoder") is None
 
 
 def test_unknown_stage_and_scale(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,6 +89,22 @@ def test_killed_run_resumes_on_the_same_loss_curve(recipe, tmp_path):
     resumed = train_lm(load_config(tmp_path / "killed.yaml"))
     assert resumed.losses[0][0] == saved + 1  # continued after the last complete checkpoint
     assert _losses(out) == reference.losses  # bit-identical curve, steps 1-24
+
+
+def test_resume_without_optimizer_moments(recipe, tmp_path, caplog):
+    """A kept checkpoint (`recipe_keep`) has weights and trainer state only: the run continues at its step."""
+    run = {"steps": 4, "checkpoint_every": 2}
+    out = tmp_path / "run"
+    first = train_lm(config_from_dict(_with(recipe, out, run=run)))
+    assert [s for s, _ in first.losses] == [1, 2, 3, 4]
+    (out / "checkpoints" / "latest").write_text("step-000002")
+    shutil.rmtree(out / "checkpoints" / "step-000004")
+    (out / "checkpoints" / "step-000002" / "optimizer.safetensors").unlink()
+    with caplog.at_level("WARNING"):
+        resumed = train_lm(config_from_dict(_with(recipe, out, run={**run, "steps": 6})))
+    assert "the AdamW moments start from zero at step 2" in caplog.text
+    assert [s for s, _ in resumed.losses] == [3, 4, 5, 6]
+    assert resumed.losses[0][1] == pytest.approx(first.losses[2][1], rel=1e-6)  # same weights and data at step 3
 
 
 def test_torchrun_two_gloo_processes_match_one_process(recipe, tmp_path):

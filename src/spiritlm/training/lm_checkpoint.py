@@ -125,11 +125,15 @@ def load_training_state(model, optimizer, path: Path) -> TrainerState:
     if model.config.tie_word_embeddings and "lm_head.weight" not in weights:
         weights["lm_head.weight"] = weights["model.embed_tokens.weight"]  # saved once when tied
     set_model_state_dict(model, weights, options=_options())
+    meta = json.loads((path / STATE_FILE).read_text())
+    if not (path / OPTIM_FILE).is_file():  # a kept checkpoint (`recipe_keep`): weights and state, no moments
+        logger.warning("%s has no %s: the AdamW moments start from zero at step %d", path, OPTIM_FILE,
+                       int(meta["step"]))
+        return read_state(path)
     per_param: dict[str, dict] = {}
     for key, value in load_file(str(path / OPTIM_FILE)).items():
         name, k = key.split("::")
         per_param.setdefault(name, {})[k] = value
-    meta = json.loads((path / STATE_FILE).read_text())
     groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
     set_optimizer_state_dict(model, optimizer, {"state": per_param, "param_groups": groups}, options=_options())
     return read_state(path)

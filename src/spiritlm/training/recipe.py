@@ -132,7 +132,8 @@ def recipes_dir() -> Path:
 
 class Recipe:
     def __init__(self, work: str | os.PathLike, scale: str = "mini", hours: float | None = None,
-                 workers: int = 2, python: str = sys.executable, jobs: int = 1):
+                 workers: int = 2, python: str = sys.executable, jobs: int = 1,
+                 keep: str | os.PathLike | None = None):
         if scale not in SCALES:
             raise ValueError(f"unknown recipe scale {scale!r}; valid: {', '.join(SCALES)}")
         self.work = Path(work).resolve()
@@ -143,6 +144,8 @@ class Recipe:
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.jobs = jobs
+        # finished stages' models are copied here and restored from here on a fresh machine (`recipe_keep`)
+        self.keep = Path(keep).resolve() if keep is not None else None
         common = {
             "corpus": self.corpus, "text-tokenizer": self.text_tokenizer, "pitch": self.pitch, "style": self.style,
             "speech-root": self.speech_root,
@@ -238,14 +241,41 @@ class Recipe:
         return timings
 
     def _run_stage(self, name: str, fn: Callable[[], None]) -> float:
+        from . import recipe_keep
+
         start = time.time()
-        logger.info("stage %s: running", name)
-        fn()
+        restored = self.keep is not None and recipe_keep.restore_part(self, self.keep, name)
+        if restored:
+            self.after_restore(name)
+        else:
+            logger.info("stage %s: running", name)
+            fn()
         seconds = round(time.time() - start, 1)
+        marker = {"seconds": seconds, "scale": self.scale_name, "jobs": self.jobs,
+                  "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if restored:
+            kept = recipe_keep.read_meta(self.keep / name) or {}
+            marker.update(seconds=kept.get("seconds"), finished=kept.get("finished"), restored=str(self.keep / name))
         self.marker(name).parent.mkdir(parents=True, exist_ok=True)
-        self.marker(name).write_text(json.dumps({"seconds": seconds, "scale": self.scale_name, "jobs": self.jobs}))
-        logger.info("stage %s: done in %.0f s", name, seconds)
+        self.marker(name).write_text(json.dumps(marker))
+        if self.keep is not None and not restored:
+            if name in recipe_keep.LM_STAGES:
+                recipe_keep.save_lm(self, self.keep, name, done=True)
+            else:
+                recipe_keep.save_part(self, self.keep, name, marker)
+        logger.info("stage %s: %s in %.0f s", name, "restored" if restored else "done", seconds)
         return seconds
+
+    def after_restore(self, name: str) -> None:
+        """What a stage does besides writing its kept files: derived data and copies into the root."""
+        if name == "text-tokenizer" and self.scale.design == "phone":
+            self.write_text_only()
+        elif name.startswith("world-"):
+            variant = name.removeprefix("world-")
+            src = self.run_dir(name) / "vocoder"
+            self.install_vocoder(src, variant, (src / "speakers.txt").read_text().split())
+        elif name == "style-referee":
+            self.install_style_referee()
 
     def steps_args(self, trainer: str) -> list[str]:
         n = self.scale.steps.get(trainer)
@@ -444,6 +474,10 @@ class Recipe:
         out = self.run_dir("style-referee")
         self.spiritlm("train", "prosody-referee", self.manifest, "--out", out,
                       "--per-style", str(self.scale.referee_per_style))
+        self.install_style_referee()
+
+    def install_style_referee(self) -> None:
+        out = self.run_dir("style-referee")
         dst = self.root / "speech_tokenizer" / "style-referee"
         shutil.rmtree(dst, ignore_errors=True)
         dst.mkdir(parents=True)
