@@ -18,6 +18,8 @@ def test_tiny_recipe_end_to_end(tmp_path, reference_flac):
     SHARED["work"] = recipe.work
     timings = recipe.run()
     assert list(timings) == [name for name, _ in recipe.stages]
+    report = (recipe.results / "report.md").read_text()
+    assert "base-same-budget" in report and "ablation-no-interleaving" in report  # the equal-budget pair
     assert verify_manifest(recipe.root) > 20
     spec = json.loads((recipe.root / "speech_tokenizer" / "speech.json").read_text())
     assert set(spec) == {"format", "base", "expressive"}
@@ -35,10 +37,11 @@ def test_tiny_recipe_end_to_end(tmp_path, reference_flac):
     from safetensors.torch import load_file
 
     from spiritlm.training.lm_checkpoint import latest_checkpoint
-    from spiritlm.training.recipe_keep import keep_all, restore_lm
+    from spiritlm.training.recipe_keep import keep_all, read_meta, restore_lm
 
     kept = keep_all(recipe, tmp_path / "kept")
-    assert kept["lm-base"] == "step 6 (done)" and kept["lm-textonly"] == "step 6 (done)"
+    assert kept["lm-base"] == "step 6 (done)" and kept["lm-textonly"] == "step 4 (done)"  # equal-budget ablation
+    assert read_meta(tmp_path / "kept" / "lm-base")["milestones"] == ["step-000004"]  # its reference checkpoint
     ckpt = tmp_path / "kept" / "lm-base" / "checkpoint"
     assert not (ckpt / "optimizer.safetensors").exists()
     small = load_file(str(ckpt / "model.safetensors"))
@@ -49,6 +52,7 @@ def test_tiny_recipe_end_to_end(tmp_path, reference_flac):
     original = load_file(str(latest_checkpoint(recipe.run_dir("lm-base")) / "model.safetensors"))
     for k, v in original.items():
         assert back[k].dtype == v.dtype and (back[k] == v.bfloat16().float()).all()
+    assert (fresh.run_dir("lm-base") / "checkpoints" / "step-000004" / "model.safetensors").is_file()
 
     from spiritlm.training.recipe import install_bundle
 

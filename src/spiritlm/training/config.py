@@ -42,6 +42,7 @@ class RunConfig:
     eval_every: int = 50
     checkpoint_every: int = 50
     keep_checkpoints: int = 2
+    milestones: tuple[int, ...] = ()  # steps whose checkpoints are saved and never pruned (equal-budget comparisons)
     resume: bool = True
 
 

@@ -292,7 +292,8 @@ class LMTrainer:
             return None
         state = TrainerState(self.step, self.stream.state_dict(), self.tokens)
         return save_checkpoint(self.out, self.step, self.model, gathered, state, self.tok_dir, self.layout,
-                               self.cfg.to_dict(), keep=self.cfg.run.keep_checkpoints)
+                               self.cfg.to_dict(), keep=self.cfg.run.keep_checkpoints,
+                               milestones=self.cfg.run.milestones)
 
     def train(self) -> TrainResult:
         import yaml
@@ -319,7 +320,7 @@ class LMTrainer:
                 result.eval_losses = self.evaluate()
                 self._log({"step": self.step, "eval": result.eval_losses})
                 logger.info("step %d eval %s", self.step, result.eval_losses)
-            if self.step % r.checkpoint_every == 0 or self.step == r.steps:
+            if self.step % r.checkpoint_every == 0 or self.step == r.steps or self.step in r.milestones:
                 result.checkpoint = self.save()
                 if self.env.rank == 0:
                     plot_run(self.out)

@@ -66,8 +66,10 @@ def gather_state(model, optimizer) -> tuple[dict, dict, list]:
 
 
 def save_checkpoint(out_dir: Path, step: int, model, gathered: tuple[dict, dict, list], state: TrainerState,
-                    tokenizer_dir: Path, layout, run_config: dict, keep: int = 2) -> Path:
-    """Write step `step` (rank 0 only) from `gather_state` output."""
+                    tokenizer_dir: Path, layout, run_config: dict, keep: int = 2,
+                    milestones: tuple[int, ...] = ()) -> Path:
+    """Write step `step` (rank 0 only) from `gather_state` output; keep the newest `keep` checkpoints and
+    those at `milestones`."""
     from safetensors.torch import save_file
 
     from ..lm.extend import TOKENIZER_FILES
@@ -94,10 +96,16 @@ def save_checkpoint(out_dir: Path, step: int, model, gathered: tuple[dict, dict,
     os.replace(tmp, final)
     _atomic_text(root / LATEST, final.name)
     old = sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep] if keep > 0 else []
+    old = [p for p in old if p.name not in {f"step-{m:06d}" for m in milestones}]
     for p in old:
         shutil.rmtree(p, ignore_errors=True)
     logger.info("saved checkpoint %s", final)
     return final
+
+
+def checkpoint_at(out_dir: Path, step: int) -> Path | None:
+    path = out_dir / "checkpoints" / f"step-{step:06d}"
+    return path if (path / STATE_FILE).is_file() else None
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:

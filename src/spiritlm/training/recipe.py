@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 LM_NAMES = {"base": "spirit-lm-mini-base", "expressive": "spirit-lm-mini-expressive"}
 ABLATION = "ablation-no-interleaving"
+BASE_SAME_BUDGET = "base-same-budget"  # the Base LM's checkpoint at the ablations' step count
 TEXT_ONLY = "text-only"
 # every benchmark of `spiritlm eval all` but perplexity, which needs the text-only LM and runs in the last stage
 EVAL_BENCHMARKS = "referee,resynthesis,tts,asr,style,likelihood,sentiment"
@@ -65,13 +66,16 @@ class Scale:
     design: str = "hubert"
     phone_args: tuple[str, ...] = ()  # extra `train phone-encoder` options (batch size, crop length)
     world_args: tuple[str, ...] = ()  # extra `train world-vocoder` options
+    # the ablation LMs (no interleaving, text only) train this many steps and are compared with the Base LM's
+    # checkpoint at the same step (equal budget), instead of training as long as the Base LM
+    ablation_steps: int | None = None
 
 
 # The mini scale is sized to about two hours on 2 CPU cores (see README, "Reproducing the mini models").
 SCALES = {
     "tiny": Scale("tiny", None, "tiny", "tiny", {"base": "tiny", "expressive": "tiny_expressive"}, 400, 8, 1,
                   {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, 2,
-                  steps={"vocoder": 4, "spectral": 6, "lm": 6}),
+                  steps={"vocoder": 4, "spectral": 6, "lm": 6}, ablation_steps=4),
     "mini": Scale("mini", 4.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
                   {"base": "lm_mini_base.yaml", "expressive": "lm_mini_expressive.yaml"}, 40, 60,
                   steps={"hubert": 800, "pitch": 600, "style": 2500, "vocoder": 800, "spectral": 1200,
@@ -80,14 +84,15 @@ SCALES = {
     # mini v2 (issue 11): 20 h corpus, phone-supervised units, WORLD vocoders, >= 50 M LM tokens per LM
     "tiny2": Scale("tiny", None, "tiny", "tiny", {"base": "tiny", "expressive": "tiny_expressive"}, 400, 8, 1,
                    {"base": "lm_tiny.yaml", "expressive": "lm_tiny.yaml"}, 2, 2,
-                   steps={"phone": 4, "world": 4, "lm": 6}, design="phone"),
+                   steps={"phone": 4, "world": 4, "lm": 6}, design="phone", ablation_steps=4),
     "mini2": Scale("mini", 20.0, "mini", "mini", {"base": "mini", "expressive": "mini_expressive"}, 2048, 200, 4,
                    {"base": "lm_mini2_base.yaml", "expressive": "lm_mini2_expressive.yaml"}, 40, 60,
                    steps={"phone": 4000, "pitch": 600, "world": 8000, "lm": 3200},
                    lm_tokens_per_step=16384, design="phone",
                    phone_args=("--batch-size", "16", "--crop-seconds", "3"),
                    # 2000 steps on 1200 utterances with convolutions only and MSE: held-out resynthesis CER 65 %
-                   world_args=("--max-utterances", "6000", "--rnn", "256", "--loss", "l1")),
+                   world_args=("--max-utterances", "6000", "--rnn", "256", "--loss", "l1"),
+                   ablation_steps=800),
 }
 
 
@@ -156,7 +161,7 @@ class Recipe:
             "lm-textonly": lambda: self.lm("base", ablation="lm-textonly"),
             "eval-base": lambda: self.evaluate_model(LM_NAMES["base"]),
             "eval-expressive": lambda: self.evaluate_model(LM_NAMES["expressive"]),
-            "eval-ablation": lambda: self.evaluate_model(ABLATION), "eval": self.evaluate,
+            "eval-ablation": self.evaluate_ablation, "eval": self.evaluate,
             # design "hubert"
             "kmeans-mfcc": self.kmeans_mfcc, "hubert": self.hubert, "kmeans-hubert": self.kmeans_hubert,
             "vocoder-base": lambda: self.vocoder("base"), "vocoder-expressive": lambda: self.vocoder("expressive"),
@@ -453,6 +458,11 @@ class Recipe:
             cfg["data"]["weights"] = {**cfg["data"].get("weights", {}), **dict.fromkeys(drop, 0)}
         if self.scale.steps.get("lm"):
             cfg["run"]["steps"] = self.scale.steps["lm"]
+        if self.scale.ablation_steps:
+            if ablation:
+                cfg["run"]["steps"] = self.scale.ablation_steps
+            elif variant == "base":  # its checkpoint at that step is the ablations' equal-budget reference
+                cfg["run"]["milestones"] = [self.scale.ablation_steps]
         if self.scale.lm_tokens_per_step:
             batch = max(1, self.scale.lm_tokens_per_step // cfg["data"]["seq_len"])
             cfg["optim"]["global_batch"] = batch
@@ -484,13 +494,14 @@ class Recipe:
         for f in ("prosody.json", "model.safetensors", "fit.json"):
             shutil.copyfile(out / f, dst / f)
 
-    def export_lm(self, run: str, dst: Path) -> Path:
-        """The latest checkpoint of an LM run, weights and tokenizer only (no optimizer state)."""
-        from .lm_checkpoint import latest_checkpoint
+    def export_lm(self, run: str, dst: Path, step: int | None = None) -> Path:
+        """The latest checkpoint of an LM run (or the one at `step`), weights and tokenizer only (no optimizer
+        state)."""
+        from .lm_checkpoint import checkpoint_at, latest_checkpoint
 
-        ckpt = latest_checkpoint(self.run_dir(run))
+        ckpt = latest_checkpoint(self.run_dir(run)) if step is None else checkpoint_at(self.run_dir(run), step)
         if ckpt is None:
-            raise FileNotFoundError(f"no LM checkpoint in {self.run_dir(run)}")
+            raise FileNotFoundError(f"no LM checkpoint{f' at step {step}' if step else ''} in {self.run_dir(run)}")
         shutil.rmtree(dst, ignore_errors=True)
         dst.mkdir(parents=True)
         for f in LM_FILES:
@@ -521,6 +532,9 @@ class Recipe:
     def model_path(self, name: str) -> Path:
         if name == ABLATION:  # exported afresh: a re-run of lm-ablation must not leave a stale copy
             return self.export_lm("lm-ablation", self.ablation_root() / "spiritlm_model" / "no-interleaving")
+        if name == BASE_SAME_BUDGET:
+            return self.export_lm("lm-base", self.ablation_root() / "spiritlm_model" / name,
+                                  step=self.scale.ablation_steps)
         return self.root / "spiritlm_model" / name
 
     def evaluate_model(self, name: str) -> None:
@@ -528,20 +542,25 @@ class Recipe:
         are zero-shot in the format the LMs trained on (parallel pairs), without the paper's flags."""
         self.results.mkdir(exist_ok=True)
         out = self.results / f"{name}.json"
-        # the ablation shares the Base speech side: its referee and resynthesis are the Base model's
+        # the ablations share the Base speech side: their referee and resynthesis are the Base model's
         only = ",".join(b for b in EVAL_BENCHMARKS.split(",")
-                        if name != ABLATION or b not in ("referee", "resynthesis"))
+                        if name not in (ABLATION, BASE_SAME_BUDGET) or b not in ("referee", "resynthesis"))
         self.spiritlm("eval", "all", "--model", self.model_path(name), "--manifest", self.manifest, "--split", "test",
                       "--limit", str(self.scale.eval_limit), "--only", only, "--shots", "0", "--no-flags",
                       "--classifier", self.root / "speech_tokenizer" / "style-referee",
                       "--out", self.results / f"{name}.partial.json")
         (self.results / f"{name}.partial.json").replace(out)  # written only once the whole run finished
 
+    def evaluate_ablation(self) -> None:
+        self.evaluate_model(ABLATION)
+        if self.scale.ablation_steps:
+            self.evaluate_model(BASE_SAME_BUDGET)
+
     def evaluate(self) -> None:
         """Text perplexity of every model and of the text-only LM (same recipe, text only; scored as a
         Spirit LM, `[Text]` first, as it was trained), then one report with a column each."""
         text_lm = self.export_lm("lm-textonly", self.ablation_root() / "spiritlm_model" / "text-only")
-        names = [*LM_NAMES.values(), ABLATION]
+        names = [*LM_NAMES.values(), ABLATION, *([BASE_SAME_BUDGET] if self.scale.ablation_steps else [])]
         for name in [*names, TEXT_ONLY]:
             ppl = self.results / f"{name}.perplexity.json"
             self.spiritlm("eval", "perplexity", "--model", text_lm if name == TEXT_ONLY else self.model_path(name),

@@ -110,7 +110,7 @@ def save_lm(recipe, keep: Path, stage: str, done: bool) -> Path | None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from .lm_checkpoint import OPTIM_FILE, latest_checkpoint, read_state
+    from .lm_checkpoint import OPTIM_FILE, STATE_FILE, latest_checkpoint, read_state
 
     ckpt = latest_checkpoint(recipe.run_dir(stage))
     if ckpt is None:
@@ -122,18 +122,26 @@ def save_lm(recipe, keep: Path, stage: str, done: bool) -> Path | None:
         return dst  # nothing new since the last keep
     tmp = keep / f".tmp-{stage}"
     shutil.rmtree(tmp, ignore_errors=True)
-    out = tmp / "checkpoint"
-    out.mkdir(parents=True)
-    for f in sorted(ckpt.iterdir()):
-        if f.name == OPTIM_FILE or not f.is_file():
-            continue
-        if f.name == "model.safetensors":
-            weights = load_file(str(f))
-            save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in weights.items()},
-                      str(out / f.name), metadata={"format": "pt"})
-        else:
-            shutil.copyfile(f, out / f.name)
-    _check_suffixes(stage, _files(out))
+
+    def copy(src: Path, out: Path) -> None:
+        out.mkdir(parents=True)
+        for f in sorted(src.iterdir()):
+            if f.name == OPTIM_FILE or not f.is_file():
+                continue
+            if f.name == "model.safetensors":
+                weights = load_file(str(f))
+                save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in weights.items()},
+                          str(out / f.name), metadata={"format": "pt"})
+            else:
+                shutil.copyfile(f, out / f.name)
+        _check_suffixes(stage, _files(out))
+
+    copy(ckpt, tmp / "checkpoint")
+    milestones = []  # checkpoints an equal-budget comparison reads later (`RunConfig.milestones`)
+    for m in sorted(ckpt.parent.glob("step-*")):
+        if m != ckpt and (m / STATE_FILE).is_file():
+            copy(m, tmp / "milestones" / m.name)
+            milestones.append(m.name)
     config = recipe.run_dir(stage) / "config.yaml"
     if config.is_file():
         shutil.copyfile(config, tmp / "config.yaml")
@@ -141,7 +149,7 @@ def save_lm(recipe, keep: Path, stage: str, done: bool) -> Path | None:
     if metrics.is_file():  # the loss curve so far, as JSON lines
         shutil.copyfile(metrics, tmp / "metrics.json")
     _write_stage(tmp, {"stage": stage, **identity(recipe), "done": done, "step": step, "checkpoint": ckpt.name,
-                       "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                       "milestones": milestones, "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
     logger.info("kept %s at step %d (%s) in %s", stage, step, "done" if done else "running", dst)
@@ -205,13 +213,16 @@ def restore_lm(recipe, keep: Path, stage: str) -> bool:
     if here is not None and read_state(here).step >= meta["step"]:
         return bool(meta.get("done")) and read_state(here).step == meta["step"]
     root = run / "checkpoints"
-    dst = root / meta["checkpoint"]
-    shutil.rmtree(dst, ignore_errors=True)
-    shutil.copytree(keep / stage / "checkpoint", dst)
-    weights = load_file(str(dst / "model.safetensors"))
-    save_file({k: v.float() if v.is_floating_point() else v for k, v in weights.items()},
-              str(dst / "model.safetensors"), metadata={"format": "pt"})
-    (root / LATEST).write_text(dst.name)
+    srcs = {meta["checkpoint"]: keep / stage / "checkpoint",
+            **{m: keep / stage / "milestones" / m for m in meta.get("milestones", [])}}
+    for name, src in srcs.items():
+        dst = root / name
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst)
+        weights = load_file(str(dst / "model.safetensors"))
+        save_file({k: v.float() if v.is_floating_point() else v for k, v in weights.items()},
+                  str(dst / "model.safetensors"), metadata={"format": "pt"})
+    (root / LATEST).write_text(meta["checkpoint"])
     if (keep / stage / "metrics.json").is_file():
         shutil.copyfile(keep / stage / "metrics.json", run / "metrics.jsonl")
     logger.info("stage %s: restored checkpoint step %d from %s", stage, meta["step"], keep / stage)
