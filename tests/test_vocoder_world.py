@@ -10,7 +10,7 @@ pytest.importorskip("pyworld")
 
 from spiritlm.training.world_vocoder import WorldTrainConfig, train_world  # noqa: E402
 from spiritlm.vocoder import load_vocoder  # noqa: E402
-from spiritlm.vocoder.world import WorldVocoder, analyze, render  # noqa: E402
+from spiritlm.vocoder.world import WorldVocoder, analyze, apply_gv, fit_gv, render  # noqa: E402
 
 
 def harmonic(f0: float, seconds: float, sr: int = 16000) -> np.ndarray:
@@ -47,6 +47,21 @@ def test_train_load_decode(tmp_path):
     assert wav.dtype == np.float32 and len(wav) == 4 * 640 and np.isfinite(wav).all()
     np.testing.assert_array_equal(np.concatenate(list(voc.stream("[Hu1][Hu2][Hu3][Hu2]", "b", dur_pred=False))), wav)
     assert train_world(cfg)["steps"] == 6  # a finished run resumes and does nothing more
+    # global-variance ratios fitted at the end, for the 40 envelope columns and the aperiodicity
+    assert len(voc.world.gv) == 41 and all(1.0 <= g <= 2.5 for g in voc.world.gv) and res["gv"] == voc.world.gv
+
+
+def test_global_variance_compensation_restores_the_spread():
+    rng = np.random.default_rng(0)
+    real = [rng.normal(size=(50, 43)) * np.r_[np.full(41, 2.0), 1, 1] + 5 for _ in range(3)]
+    smooth = [np.c_[(r[:, :41] - r[:, :41].mean(0)) / 1.6 + r[:, :41].mean(0), r[:, 41:]] for r in real]
+    gv = fit_gv(zip(real, smooth), 41)
+    assert len(gv) == 41 and all(abs(g - 1.6) < 1e-3 for g in gv)
+    back = apply_gv(smooth[0].copy(), gv)
+    np.testing.assert_allclose(back[:, :41], real[0][:, :41], atol=1e-2)
+    np.testing.assert_array_equal(back[:, 41:], real[0][:, 41:])  # log F0 and voicing untouched
+    assert fit_gv([(real[0], real[0] * 3)], 41) == [1.0] * 41  # never smoothed further (ratios >= 1)
+    assert apply_gv(smooth[0].copy(), []).tolist() == smooth[0].tolist()
 
 
 def test_gru_head_sees_everything_before_and_round_trips(tmp_path):

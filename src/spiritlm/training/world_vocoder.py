@@ -37,6 +37,7 @@ class WorldTrainConfig:
     max_utterances: int = 2000  # analysed with WORLD (the rest of the manifest is not used)
     lr: float = 1e-3
     loss: str = "mse"  # on the standardised envelope, aperiodicity and log F0: mse (the mean) or l1 (the median)
+    gv_utterances: int = 200  # training utterances the global-variance ratios are fitted on at the end (0: none)
     rnn: int = 0  # the head's bidirectional GRU (WorldConfig.rnn; 0: convolutions only)
     lambda_dur: float = 1.0
     log_every: int = 50
@@ -185,8 +186,36 @@ def _train(cfg: WorldTrainConfig) -> dict:
                 save()
     bar.close()
     module.eval()
+    if cfg.gv_utterances and not voc.world.gv:
+        voc.world = replace(voc.world, gv=fit_world_gv(voc, data, frames, cfg.gv_utterances, cfg.seed))
+        logger.info("global-variance ratios (envelope, aperiodicity): %s", voc.world.gv)
     save()
-    return {"steps": step, "final": history[-1] if history else None, "vocoder": str(out / "vocoder")}
+    return {"steps": step, "final": history[-1] if history else None, "vocoder": str(out / "vocoder"),
+            "gv": voc.world.gv}
+
+
+def fit_world_gv(voc, data, frames, n: int, seed: int = 0) -> list[float]:
+    """`vocoder.world.fit_gv` on `n` training utterances: real frames vs the frames the vocoder predicts from
+    their units (true durations), for the envelope and aperiodicity columns."""
+    import torch
+
+    from ..vocoder.world import fit_gv
+
+    voc.world = replace(voc.world, gv=[])
+    pick = random.Random(seed).sample(range(len(data)), min(n, len(data)))
+    pairs = []
+    with torch.inference_mode():
+        for i in pick:
+            u = data[i]
+
+            def col(x):
+                return None if x is None else torch.as_tensor(x)[None]
+
+            spk = torch.tensor([u.speaker]) if voc.model.cfg.num_speakers else None
+            sty = torch.tensor([u.style_id]) if voc.model.cfg.num_styles else None
+            cond = voc.model.conditioning(col(u.units), col(u.pitch), col(u.style), spk, sty)
+            pairs.append((frames[i].numpy(), voc.predict_frames(cond)))
+    return fit_gv(pairs, voc.world.sp_dims + 1)
 
 
 def register(sub) -> None:

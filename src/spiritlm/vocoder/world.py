@@ -51,6 +51,10 @@ class WorldConfig:
     rnn: int = 0  # hidden size of a forward (causal) GRU over the unit-rate features (0: none)
     mean: list[float] = field(default_factory=list)  # per feature, from the training set
     std: list[float] = field(default_factory=list)
+    # global-variance compensation of the envelope + aperiodicity columns (empty: none): a regression's frames
+    # vary less about their utterance's mean than real speech does (over-smoothed formants, muffled speech);
+    # each column's deviations are scaled by this ratio, fitted on training utterances (`fit_gv`)
+    gv: list[float] = field(default_factory=list)
 
     @property
     def dims(self) -> int:
@@ -104,6 +108,30 @@ def render(frames: np.ndarray, sp_dims: int = 40) -> np.ndarray:
     return wav.astype(np.float32)
 
 
+def apply_gv(frames: np.ndarray, gv: list[float]) -> np.ndarray:
+    """Scale the first len(gv) columns' deviations from their mean over the utterance by `gv` (see WorldConfig).
+    The whole utterance's frames are regressed at once, also when streaming, so a stream stays exact."""
+    if not gv or len(frames) == 0:
+        return frames
+    k = len(gv)
+    mu = frames[:, :k].mean(0, keepdims=True)
+    frames[:, :k] = mu + (frames[:, :k] - mu) * np.asarray(gv, dtype=frames.dtype)
+    return frames
+
+
+def fit_gv(pairs, columns: int, limits: tuple[float, float] = (1.0, 2.5)) -> list[float]:
+    """Per-column ratio of the real frames' spread about their utterance mean to the predicted frames' spread,
+    pooled over utterances. `pairs`: (real [F, D], predicted [F, D]) per utterance."""
+    real = np.zeros(columns)
+    pred = np.zeros(columns)
+    for r, p in pairs:
+        r, p = np.asarray(r, np.float64)[:, :columns], np.asarray(p, np.float64)[:, :columns]
+        real += ((r - r.mean(0)) ** 2).sum(0)
+        pred += ((p - p.mean(0)) ** 2).sum(0)
+    ratio = np.sqrt(real / np.maximum(pred, 1e-12))
+    return [round(float(x), 4) for x in np.clip(ratio, *limits)]
+
+
 class WorldHead(nn.Module):
     """Conditioning [B, C_in, T] at the unit rate -> standardised WORLD frames [B, dims, T * up]."""
 
@@ -147,7 +175,7 @@ class WorldVocoder(UnitVocoder):
         mean, std = np.asarray(self.world.mean, np.float32), np.asarray(self.world.std, np.float32)
         frames = z * std + mean
         frames[:, -1] = 1.0 / (1.0 + np.exp(-z[:, -1]))  # the voicing column is a logit, not standardised
-        return frames
+        return apply_gv(frames, self.world.gv)
 
     def _frames(self, plan, speaker, style) -> tuple[np.ndarray, int]:
         """Plan -> (WORLD frames [F, dims], output length in samples)."""
