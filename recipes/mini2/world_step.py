@@ -3,6 +3,7 @@
 Run from the work folder (e.g. ~/.cache/spiritlm/mini2: corpus in ./corpus, k-means in runs/kmeans-phone).
 
     python world_step.py eval2 runs/world-base results-resynthesis-3.json   # a recipe-trained vocoder
+    python world_step.py gv runs/world-base results-gv.json   # resynthesis CER with / without its GV ratios
 
     python world_step.py manifest      # runs/world-base/train.jsonl (1200 seen-voice train utterances)
     spiritlm train world-vocoder runs/world-base/train.jsonl --out runs/world-base --model mini --speakers ...
@@ -74,6 +75,39 @@ def evaluate2(run=None, out_name="results-resynthesis-2.json", n=15):
     json.dump(out, open(out_name, "w"), indent=1)
 
 
+def compare_gv(run="runs/world-base", out_name="results-gv.json", n=15):
+    """Resynthesis CER (Whisper base, the same test files as eval2) with the vocoder's global-variance
+    compensation and without it, plus the originals."""
+    from dataclasses import replace
+
+    from spiritlm.eval.asr_whisper import WhisperTranscriber
+    from spiritlm.eval.metrics import cer
+    from spiritlm.units import SpeechUnits
+    from spiritlm.vocoder.load import load_vocoder
+
+    enc, _ = kmeans_encoder(KM)
+    voc = load_vocoder(Path(run) / "vocoder")
+    gv = list(voc.world.gv)
+    speakers = voc.speakers
+    asr = WhisperTranscriber("base")
+    out = {"gv": gv}
+    for name, keep in (("held-out", lambda r: r["speaker"] in HELD), ("seen", lambda r: r["speaker"] not in HELD)):
+        sub = random.Random(2).sample([r for r in records() if r["split"] == "test" and keep(r)], n)
+        refs, orig, hyps = [], [], {"gv": [], "no-gv": [], "gv-half": []}
+        for r in sub:
+            wav = load_audio(str(Path("corpus") / r["audio"]))
+            spk = speakers.index(r["speaker"]) if r["speaker"] in speakers else speakers.index("flite-slt")
+            refs.append(r["text"])
+            orig.append(asr.transcribe(wav))
+            units = SpeechUnits(enc(wav))
+            for key, g in (("gv", gv), ("no-gv", []), ("gv-half", [1 + (x - 1) / 2 for x in gv])):
+                voc.world = replace(voc.world, gv=g)
+                hyps[key].append(asr.transcribe(voc.synthesize(units, speaker_id=spk)))
+        out[name] = {"n": n, "cer_original": cer(refs, orig), **{f"cer_{k}": cer(refs, v) for k, v in hyps.items()}}
+        print(name, json.dumps(out[name]))
+    json.dump(out, open(out_name, "w"), indent=1)
+
+
 def evaluate(n=30):
     from spiritlm.eval.asr_whisper import WhisperTranscriber
     from spiritlm.eval.metrics import cer
@@ -110,4 +144,4 @@ def evaluate(n=30):
 
 
 if __name__ == "__main__":
-    {"manifest": manifest, "eval": evaluate, "eval2": evaluate2}[sys.argv[1]](*sys.argv[2:])
+    {"manifest": manifest, "eval": evaluate, "eval2": evaluate2, "gv": compare_gv}[sys.argv[1]](*sys.argv[2:])
