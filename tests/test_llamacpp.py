@@ -153,3 +153,4 @@ def test_bad_kind_and_options(tiny, pair):
     _, ll = pair
     with pytest.raises(InvalidInput, match="llama.cpp decoding cannot do this call: generation options"):
         ll.generate(prompt="[Text]a", output_modality="text", max_new_tokens=5, num_beams=2, synthesize=False)
+

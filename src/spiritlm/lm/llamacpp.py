@@ -59,6 +59,29 @@ def _backend():
     return llama_cpp
 
 
+EXTRA_BUFFERS_ENV = "SPIRITLM_LLAMACPP_EXTRA_BUFFERS"
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+def default_extra_buffers() -> bool:
+    """llama.cpp's repacked / AMX weight buffers: `$SPIRITLM_LLAMACPP_EXTRA_BUFFERS` (1 / 0) if set, else on
+    unless the CPU reports AMX (where llama.cpp 0.3.36 crashed, see `LlamaCppLM`)."""
+    env = os.environ.get(EXTRA_BUFFERS_ENV, "").strip().lower()
+    if env:
+        if env not in ("0", "1", "true", "false", "on", "off"):
+            raise InvalidInput(f"{EXTRA_BUFFERS_ENV}={env!r}; valid: 1, 0, true, false, on, off")
+        return env in ("1", "true", "on")
+    return "amx_tile" not in cpu_flags()
+
+
 class LlamaCppLM:
     """A GGUF model run by llama.cpp, with the attributes of `LlamaForCausalLM` that SpiritLM reads
     (`config`, `parameters()` for the device) and `generate_new` for `generation/decode.py`."""
@@ -66,11 +89,12 @@ class LlamaCppLM:
     is_llamacpp = True
 
     def __init__(self, gguf_path: str | os.PathLike, config, threads: int | None = None, kv_f32: bool = False,
-                 extra_buffers: bool = False):
+                 extra_buffers: bool | None = None):
         """`extra_buffers`: let llama.cpp put weights in its extra CPU buffer types (AMX, repacked Q4_0).
-        Off by default: on our 2-core test VM (Xeon reporting AMX) llama.cpp 0.3.36 segfaults in
-        `ggml_backend_amx_mul_mat` on any Q8_0 / Q4_0 model; the plain AVX-512 kernels run."""
+        None: `default_extra_buffers()` (off on CPUs with AMX: on such a 2-core Xeon VM llama.cpp 0.3.36
+        segfaults in `ggml_backend_amx_mul_mat` on any Q8_0 / Q4_0 model; on elsewhere)."""
         lib = _backend()
+        extra_buffers = default_extra_buffers() if extra_buffers is None else extra_buffers
         self.path = Path(gguf_path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no GGUF file at {self.path}")
