@@ -152,3 +152,28 @@ def test_encode_cli_resumes_and_shards(corpus, tmp_path, monkeypatch, capsys):
     assert [Path(r["audio"]).name for r in recs] == ["u2.wav"] and recs[0]["string"].startswith("[Hu")
     errors = [json.loads(x) for x in ranked.with_suffix(".errors.jsonl").read_text().splitlines()]
     assert Path(errors[0]["audio"]).name == "bad.wav"
+
+
+def test_unit_quality_by_voice_scores_held_out_and_seen_voices_apart(tmp_path, monkeypatch):
+    """Held-out voices (the corpus's build.json) and seen ones are scored apart, labelled with the shared
+    phone inventory, so flite's "iy" and espeak's "i:" count as one phone."""
+    from spiritlm.eval import unit_quality as uq
+
+    lines = []
+    for n, (speaker, engine, phone, unit) in enumerate([("espeak-x", "espeak", "i:", 1), ("espeak-x", "espeak", "a", 2),
+                                                         ("flite-y", "flite", "iy", 1), ("flite-y", "flite", "aa", 1)]):
+        sf.write(tmp_path / f"u{n}.wav", np.full(6400, unit / 10, np.float32), 16000)
+        lines.append({"id": f"u{n}", "audio": f"u{n}.wav", "speaker": speaker, "engine": engine, "split": "test",
+                      "phonemes": [{"phone": phone, "start": 0.0, "end": 0.4}]})
+    (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (tmp_path / "build.json").write_text(json.dumps({"config": {"held_out_speakers": ["espeak-x"]}}))
+    assert uq.held_out_speakers(tmp_path / "manifest.jsonl") == ("espeak-x",)
+    # the wav's level is the unit: 10 frames of 40 ms per file
+    monkeypatch.setattr(uq, "kmeans_encoder", lambda k: (lambda wav: np.full(10, round(float(wav[0]) * 10)), 640))
+    scores = uq.run(uq.UnitQualityConfig(manifest=str(tmp_path / "manifest.jsonl"), kmeans=("km",), by_voice=10))
+    assert set(scores) == {"km", "km held-out", "km seen"}
+    assert scores["km held-out"].phone_purity == 1.0 and scores["km held-out"].pnmi == pytest.approx(1.0)
+    assert scores["km seen"].phone_purity == 0.5 and scores["km seen"].pnmi == 0.0  # one unit for two phones
+    (tmp_path / "build.json").write_text("{}")
+    with pytest.raises(ValueError, match="names no held-out voices"):
+        uq.run(uq.UnitQualityConfig(manifest=str(tmp_path / "manifest.jsonl"), kmeans=("km",), by_voice=10))

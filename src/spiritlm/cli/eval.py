@@ -99,6 +99,9 @@ def register(sub) -> None:
     u.add_argument("--real-speech", action="store_true",
                    help="also score pocketsphinx-testdata's real recordings, labelled by forced alignment")
     u.add_argument("--real-speech-folder", default=None, help="its data folder (default: the Debian package's)")
+    u.add_argument("--by-voice", type=int, default=0, metavar="N",
+                   help="also score the corpus's held-out voices and its seen voices apart, N files each, "
+                   "labelled with the shared 40-phone inventory")
     u.add_argument("--out", help="write the scores (JSON) here")
     u.add_argument("--threads", type=int, help="torch CPU threads")
     u.set_defaults(func=_run_unit_quality)
@@ -237,7 +240,8 @@ def _run_unit_quality(args) -> int:
     _setup(args)
     extra = {} if args.real_speech_folder is None else {"real_speech_folder": args.real_speech_folder}
     config = UnitQualityConfig(manifest=args.manifest, kmeans=tuple(args.kmeans), split=args.split or None,
-                               max_files=args.max_files, real_speech=args.real_speech, **extra)
+                               max_files=args.max_files, real_speech=args.real_speech, by_voice=args.by_voice,
+                               **extra)
     scores = run(config)
     for key, q in scores.items():
         print(q.as_row(key))
@@ -245,7 +249,8 @@ def _run_unit_quality(args) -> int:
     for k in args.kmeans:
         parts += ["--kmeans", k]
     for flag, v in (("--manifest", args.manifest), ("--split", args.split if args.manifest else ""),
-                    ("--max-files", args.max_files), ("--real-speech-folder", args.real_speech_folder)):
+                    ("--max-files", args.max_files), ("--real-speech-folder", args.real_speech_folder),
+                    ("--by-voice", args.by_voice or None)):
         parts += [flag, str(v)] if v not in (None, "") else []
     parts += ["--real-speech"] if args.real_speech else []
     _write(args.out, shlex.join(parts), [{"name": k} | dataclasses.asdict(q) for k, q in scores.items()])

@@ -85,23 +85,46 @@ def chance_quality(units: Sequence[int], labels: Sequence[str | None], draws: in
 
 def evaluate_manifest(manifest: str | os.PathLike, encode: Callable[[np.ndarray], np.ndarray], hop: int,
                       split: str | None = "test", silence: str | None = None, max_files: int | None = None,
-                      sample_rate: int = 16000) -> UnitQuality:
-    """Units of every file (`encode(wav) -> [frames]`) scored against the manifest's phone timings."""
+                      sample_rate: int = 16000, speakers: Callable[[str], bool] | None = None,
+                      inventory: bool = False) -> UnitQuality:
+    """Units of every file (`encode(wav) -> [frames]`) scored against the manifest's phone timings.
+
+    `speakers`: keep only the files whose speaker it accepts. `inventory`: label frames with the shared
+    40-phone inventory (`speech.phones`, what the phone encoder is trained on) instead of each engine's
+    own phone labels."""
     from tqdm import tqdm
 
     from ..audio import load_audio
     from ..speech.audio_list import frame_labels, read_manifest_entries
 
-    entries = [e for e in read_manifest_entries(manifest, split) if e.phonemes][:max_files]
+    entries = [e for e in read_manifest_entries(manifest, split) if e.phonemes
+               and (speakers is None or speakers(str(e.record.get("speaker", ""))))][:max_files]
     if not entries:
-        raise ValueError(f"{manifest} has no entries with phoneme timings" + (f" in split {split!r}" if split else ""))
+        raise ValueError(f"{manifest} has no entries with phoneme timings" + (f" in split {split!r}" if split else "")
+                         + (" for these speakers" if speakers is not None else ""))
     all_units: list[int] = []
     all_labels: list[str | None] = []
     for e in tqdm(entries, desc="unit quality", unit="file"):
         units = np.asarray(encode(load_audio(e.path, target_sr=sample_rate))).reshape(-1)
         all_units += units.tolist()
-        all_labels += frame_labels(e.phonemes, len(units), hop, sample_rate, silence)
+        phonemes = e.phonemes
+        if inventory:
+            from ..speech.phones import segments
+
+            phonemes = segments(str(e.record.get("engine", "")), phonemes)
+        all_labels += frame_labels(phonemes, len(units), hop, sample_rate, silence)
     return unit_quality(all_units, all_labels)
+
+
+def held_out_speakers(manifest: str | os.PathLike) -> tuple[str, ...]:
+    """The voices a corpus kept out of training (its build.json), () if it names none."""
+    import json
+    from pathlib import Path
+
+    build = Path(manifest).parent / "build.json"
+    if not build.is_file():
+        return ()
+    return tuple(json.loads(build.read_text()).get("config", {}).get("held_out_speakers", ()))
 
 
 def kmeans_encoder(kmeans_dir: str | os.PathLike) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
@@ -126,6 +149,9 @@ class UnitQualityConfig:
     max_files: int | None = None
     real_speech: bool = False  # also score real recordings (pocketsphinx-testdata, `eval.real_speech`)
     real_speech_folder: str = POCKETSPHINX_TESTDATA
+    # also score the voices held out of training and the seen ones apart ("<folder> held-out" / "seen"),
+    # at most this many files each, labelled with the shared phone inventory (0: no such groups)
+    by_voice: int = 0
 
 
 def run(config: UnitQualityConfig) -> dict[str, UnitQuality]:
@@ -140,6 +166,16 @@ def run(config: UnitQualityConfig) -> dict[str, UnitQuality]:
         if config.manifest:
             out[kdir] = evaluate_manifest(config.manifest, encode, hop, config.split, max_files=config.max_files)
             logger.info(out[kdir].as_row(name))
+            if config.by_voice:
+                held = set(held_out_speakers(config.manifest))
+                if not held:
+                    raise ValueError(f"{config.manifest}: its build.json names no held-out voices (by_voice needs "
+                                     "them)")
+                for group, keep in (("held-out", held.__contains__), ("seen", lambda s, h=held: s not in h)):
+                    out[f"{kdir} {group}"] = evaluate_manifest(config.manifest, encode, hop, config.split,
+                                                               max_files=config.by_voice, speakers=keep,
+                                                               inventory=True)
+                    logger.info(out[f"{kdir} {group}"].as_row(f"{name} {group}"))
         if config.real_speech:
             from .real_speech import real_speech_quality
 
