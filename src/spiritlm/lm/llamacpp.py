@@ -103,6 +103,12 @@ class LlamaCppLM:
         self.kv_type = GGML_TYPE_F32 if kv_f32 else GGML_TYPE_F16
         params = lib.llama_model_default_params()
         params.use_extra_bufts = extra_buffers
+        if extra_buffers:  # repacked weights are a copy: reading the file, not mapping it, keeps one copy in RAM
+            fields = {f[0] for f in type(params)._fields_}
+            if "load_mode" in fields:
+                params.load_mode = lib.LLAMA_LOAD_MODE_NONE
+            elif "use_mmap" in fields:
+                params.use_mmap = False
         self._model = lib.llama_model_load_from_file(str(self.path).encode(), params)
         if not self._model:
             raise ValueError(f"llama.cpp could not load {self.path}")
