@@ -62,6 +62,10 @@ def test_global_variance_compensation_restores_the_spread():
     np.testing.assert_array_equal(back[:, 41:], real[0][:, 41:])  # log F0 and voicing untouched
     assert fit_gv([(real[0], real[0] * 3)], 41) == [1.0] * 41  # never smoothed further (ratios >= 1)
     assert apply_gv(smooth[0].copy(), []).tolist() == smooth[0].tolist()
+    centre = np.full(43, 5.0)  # about a fixed centre, frame by frame: the same frame gives the same output
+    one = apply_gv(smooth[0][:7].copy(), gv, centre)
+    np.testing.assert_allclose(one, apply_gv(smooth[0].copy(), gv, centre)[:7])
+    np.testing.assert_allclose(one[:, :41], 5.0 + (smooth[0][:7, :41] - 5.0) * 1.6, rtol=1e-3)
 
 
 def test_gru_head_sees_everything_before_and_round_trips(tmp_path):

@@ -93,15 +93,16 @@ def compare_gv(run="runs/world-base", out_name="results-gv.json", n=15):
     out = {"gv": gv}
     for name, keep in (("held-out", lambda r: r["speaker"] in HELD), ("seen", lambda r: r["speaker"] not in HELD)):
         sub = random.Random(2).sample([r for r in records() if r["split"] == "test" and keep(r)], n)
-        refs, orig, hyps = [], [], {"gv": [], "no-gv": [], "gv-half": []}
+        refs, orig, hyps = [], [], {"gv": [], "no-gv": [], "gv-half": [], "gv-global": []}
         for r in sub:
             wav = load_audio(str(Path("corpus") / r["audio"]))
             spk = speakers.index(r["speaker"]) if r["speaker"] in speakers else speakers.index("flite-slt")
             refs.append(r["text"])
             orig.append(asr.transcribe(wav))
             units = SpeechUnits(enc(wav))
-            for key, g in (("gv", gv), ("no-gv", []), ("gv-half", [1 + (x - 1) / 2 for x in gv])):
-                voc.world = replace(voc.world, gv=g)
+            for key, g, c in (("gv", gv, "utterance"), ("no-gv", [], "utterance"),
+                              ("gv-half", [1 + (x - 1) / 2 for x in gv], "utterance"), ("gv-global", gv, "global")):
+                voc.world = replace(voc.world, gv=g, gv_center=c)
                 hyps[key].append(asr.transcribe(voc.synthesize(units, speaker_id=spk)))
         out[name] = {"n": n, "cer_original": cer(refs, orig), **{f"cer_{k}": cer(refs, v) for k, v in hyps.items()}}
         print(name, json.dumps(out[name]))

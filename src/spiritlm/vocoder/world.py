@@ -55,6 +55,9 @@ class WorldConfig:
     # vary less about their utterance's mean than real speech does (over-smoothed formants, muffled speech);
     # each column's deviations are scaled by this ratio, fitted on training utterances (`fit_gv`)
     gv: list[float] = field(default_factory=list)
+    # deviations from what: "utterance" (its mean, the classic compensation) or "global" (the training mean:
+    # frame by frame, so frames never depend on units far ahead)
+    gv_center: str = "utterance"
 
     @property
     def dims(self) -> int:
@@ -108,13 +111,13 @@ def render(frames: np.ndarray, sp_dims: int = 40) -> np.ndarray:
     return wav.astype(np.float32)
 
 
-def apply_gv(frames: np.ndarray, gv: list[float]) -> np.ndarray:
-    """Scale the first len(gv) columns' deviations from their mean over the utterance by `gv` (see WorldConfig).
-    The whole utterance's frames are regressed at once, also when streaming, so a stream stays exact."""
+def apply_gv(frames: np.ndarray, gv: list[float], center: np.ndarray | None = None) -> np.ndarray:
+    """Scale the first len(gv) columns' deviations from their mean over the utterance (or from `center`, per
+    column) by `gv` (see WorldConfig). `stream` regresses the whole utterance's frames at once, so it stays exact."""
     if not gv or len(frames) == 0:
         return frames
     k = len(gv)
-    mu = frames[:, :k].mean(0, keepdims=True)
+    mu = frames[:, :k].mean(0, keepdims=True) if center is None else np.asarray(center, frames.dtype)[None, :k]
     frames[:, :k] = mu + (frames[:, :k] - mu) * np.asarray(gv, dtype=frames.dtype)
     return frames
 
@@ -175,7 +178,8 @@ class WorldVocoder(UnitVocoder):
         mean, std = np.asarray(self.world.mean, np.float32), np.asarray(self.world.std, np.float32)
         frames = z * std + mean
         frames[:, -1] = 1.0 / (1.0 + np.exp(-z[:, -1]))  # the voicing column is a logit, not standardised
-        return apply_gv(frames, self.world.gv)
+        center = np.asarray(self.world.mean, np.float32) if self.world.gv_center == "global" else None
+        return apply_gv(frames, self.world.gv, center)
 
     def _frames(self, plan, speaker, style) -> tuple[np.ndarray, int]:
         """Plan -> (WORLD frames [F, dims], output length in samples)."""
@@ -300,6 +304,8 @@ def load_world(folder: str | Path, default_speaker=None, default_style=None, dev
     if missing or unexpected or h_missing or h_unexpected:
         raise ValueError(f"WORLD vocoder weights in {folder} do not match its config.json: missing "
                          f"{sorted(missing + h_missing)[:8]}, unexpected {sorted(unexpected + h_unexpected)[:8]}")
+    if world.gv_center not in ("utterance", "global"):
+        raise ValueError(f"{folder}/config.json: unknown world.gv_center {world.gv_center!r}; valid: utterance, global")
     if len(world.mean) != world.dims or len(world.std) != world.dims:
         raise ValueError(f"{folder}/config.json: world.mean and world.std need {world.dims} values each")
     fs, fst = folder_defaults(folder, cfg, official=False)
