@@ -71,3 +71,15 @@ def test_load_lm_quantize_options(small_ckpt):
     assert load_lm(small_ckpt, device="cpu", quantize="int8-weight").model.lm_head.mode == "int8"
     with pytest.raises(ValueError, match="valid: int8, int8-weight, int4"):
         load_lm(small_ckpt, device="cpu", quantize="int2")
+
+
+def test_a_model_too_large_for_the_memory_is_refused_with_the_alternatives(tiny_small_dir, monkeypatch):
+    from spiritlm.errors import InvalidInput
+    from spiritlm.lm import model as lm_model
+
+    monkeypatch.setattr(lm_model, "available_memory", lambda: 1000)
+    with pytest.raises(InvalidInput, match=r"needs about .* GB, but this machine has 0.0 GB available; load it with "
+                                           r"quantize='llamacpp-q4_0' .*'int4' or 'int8-weight'"):
+        lm_model.load_lm(tiny_small_dir)
+    monkeypatch.setattr(lm_model, "available_memory", lambda: None)  # unknown: no check
+    assert lm_model.load_lm(tiny_small_dir).model is not None

@@ -140,6 +140,8 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
             raise InvalidInput(f"unknown quantization {quantize!r}; valid: {', '.join(QUANTIZE_OPTIONS)}")
     if dtype is None:
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+    if str(device) == "cpu":
+        check_memory(path, torch.empty((), dtype=dtype).element_size(), quantize)
     key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
     logger.info("loading LM from %s (%s, %s)", path, device, dtype)
     try:
@@ -156,6 +158,41 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
 
         quantize_lm(model, quantize)
     return LoadedLM(model, tokenizer, layout, path)
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel says can be allocated without swapping (MemAvailable), None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(path: Path, bytes_per_weight: int, quantize: str | None) -> None:
+    """Refuse, before reading any weight, to load a checkpoint whose weights at `bytes_per_weight` do not fit in
+    the memory available (a 7B model in fp32 needs 27 GB): the alternatives are named, where the kernel would
+    otherwise kill the process without a word."""
+    files = [path / f for f in ("model.safetensors", "pytorch_model.bin") if (path / f).is_file()]
+    files += sorted(path.glob("model-*-of-*.safetensors")) + sorted(path.glob("pytorch_model-*-of-*.bin"))
+    stored = sum(f.stat().st_size for f in files)
+    avail = available_memory()
+    if not stored or avail is None:
+        return
+    try:
+        stored_dtype = json.loads((path / "config.json").read_text()).get("torch_dtype") or "float32"
+    except (OSError, ValueError):
+        stored_dtype = "float32"
+    per_stored = 2 if str(stored_dtype) in ("bfloat16", "float16") else 4
+    need = stored * bytes_per_weight // per_stored
+    if need > avail:
+        raise InvalidInput(
+            f"loading {path} with {bytes_per_weight}-byte weights{f' (then quantize={quantize!r})' if quantize else ''}"
+            f" needs about {need / 1e9:.1f} GB, but this machine has {avail / 1e9:.1f} GB available; load it with "
+            f"quantize='llamacpp-q4_0' (about {stored / per_stored * 0.5625 / 1e9:.1f} GB, `make llamacpp`), "
+            f"'int4' or 'int8-weight' (weight-only, read tensor by tensor)")
 
 
 def _check_loading(path: Path, info: dict) -> None:
