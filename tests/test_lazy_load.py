@@ -81,5 +81,7 @@ def test_a_model_too_large_for_the_memory_is_refused_with_the_alternatives(tiny_
     with pytest.raises(InvalidInput, match=r"needs about .* GB, but this machine has 0.0 GB available; load it with "
                                            r"quantize='llamacpp-q4_0' .*'int4' or 'int8-weight'"):
         lm_model.load_lm(tiny_small_dir)
+    with pytest.raises(InvalidInput, match=r"with 4-byte weights \(quantize='llamacpp-f32'\) needs about"):
+        lm_model.load_lm(tiny_small_dir, quantize="llamacpp-f32")  # checked before any GGUF export
     monkeypatch.setattr(lm_model, "available_memory", lambda: None)  # unknown: no check
     assert lm_model.load_lm(tiny_small_dir).model is not None

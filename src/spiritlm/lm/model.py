@@ -126,6 +126,9 @@ def load_lm(name_or_path: str | os.PathLike, device: str | None = None, dtype=No
 
         if str(device or "cpu") != "cpu":
             raise InvalidInput(f"quantize={quantize!r} runs on CPU; got device {device!r}")
+        per_weight = {"f32": 4.0, "f16": 2.0, "q8_0": 1.0625, "q4_0": 0.5625}.get(quantize.removeprefix("llamacpp-"))
+        if per_weight:
+            check_memory(path, per_weight, quantize)
         return LoadedLM(load_llamacpp(path, quantize.removeprefix("llamacpp-")), tokenizer, layout, path)
     if quantize in LAZY_QUANTIZE:  # weight-only int8 / int4, loaded tensor by tensor (lm/lazy_load.py)
         from .lazy_load import build_lazy
@@ -171,7 +174,7 @@ def available_memory() -> int | None:
     return None
 
 
-def check_memory(path: Path, bytes_per_weight: int, quantize: str | None) -> None:
+def check_memory(path: Path, bytes_per_weight: float, quantize: str | None) -> None:
     """Refuse, before reading any weight, to load a checkpoint whose weights at `bytes_per_weight` do not fit in
     the memory available (a 7B model in fp32 needs 27 GB): the alternatives are named, where the kernel would
     otherwise kill the process without a word."""
@@ -186,10 +189,10 @@ def check_memory(path: Path, bytes_per_weight: int, quantize: str | None) -> Non
     except (OSError, ValueError):
         stored_dtype = "float32"
     per_stored = 2 if str(stored_dtype) in ("bfloat16", "float16") else 4
-    need = stored * bytes_per_weight // per_stored
+    need = int(stored * bytes_per_weight / per_stored)
     if need > avail:
         raise InvalidInput(
-            f"loading {path} with {bytes_per_weight}-byte weights{f' (then quantize={quantize!r})' if quantize else ''}"
+            f"loading {path} with {bytes_per_weight:g}-byte weights{f' (quantize={quantize!r})' if quantize else ''}"
             f" needs about {need / 1e9:.1f} GB, but this machine has {avail / 1e9:.1f} GB available; load it with "
             f"quantize='llamacpp-q4_0' (about {stored / per_stored * 0.5625 / 1e9:.1f} GB, `make llamacpp`), "
             f"'int4' or 'int8-weight' (weight-only, read tensor by tensor)")
