@@ -362,5 +362,8 @@ def _cli(args) -> int:
               f"{result.tokens_per_s:.0f} tok/s, {100 * result.data_share:.2f}% of step time outside the model; "
               f"checkpoint {result.checkpoint}")
     if dist.is_initialized():
+        # every rank leaves together: a rank tearing gloo down while another still writes its last checkpoint or
+        # plot aborted once ("terminate called without an active exception") on a loaded 2-core machine
+        dist.barrier()
         dist.destroy_process_group()
     return 0
