@@ -138,7 +138,8 @@ def save_lm(recipe, keep: Path, stage: str, done: bool) -> Path | None:
 
     copy(ckpt, tmp / "checkpoint")
     milestones = []  # checkpoints an equal-budget comparison reads later (`RunConfig.milestones`)
-    for m in sorted(ckpt.parent.glob("step-*")):
+    wanted = json.loads((ckpt / STATE_FILE).read_text()).get("run_config", {}).get("run", {}).get("milestones", ())
+    for m in sorted(ckpt.parent / f"step-{int(k):06d}" for k in wanted):
         if m != ckpt and (m / STATE_FILE).is_file():
             copy(m, tmp / "milestones" / m.name)
             milestones.append(m.name)
@@ -240,7 +241,8 @@ def keep_all(recipe, keep: Path) -> dict[str, str]:
         elif done and stage in PARTS:
             meta = read_meta(keep / stage)
             marker = json.loads(recipe.marker(stage).read_text() or "{}")
-            if meta is None or meta.get("finished") != marker.get("finished") or "finished" not in marker:
+            # a marker without a finish time (written before they had one) keeps the copy it has
+            if meta is None or ("finished" in marker and meta.get("finished") != marker["finished"]):
                 save_part(recipe, keep, stage, marker)
             kept[stage] = "done"
     return kept
