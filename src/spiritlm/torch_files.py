@@ -76,3 +76,13 @@ def _weights_file(folder: Path) -> Path:
         if (folder / name).is_file():
             return folder / name
     return folder
+
+
+def cast_safetensors(src: str | os.PathLike, dst: str | os.PathLike, dtype, only=None) -> None:
+    """Rewrite a safetensors file with its floating-point tensors (those of dtype `only`, if given) in `dtype`;
+    `dst` may be `src`."""
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(str(src))
+    save_file({k: v.to(dtype) if v.is_floating_point() and (only is None or v.dtype == only) else v
+               for k, v in weights.items()}, str(dst), metadata={"format": "pt"})

@@ -256,8 +256,7 @@ class Recipe:
             logger.info("stage %s: running", name)
             fn()
         seconds = round(time.time() - start, 1)
-        marker = {"seconds": seconds, "scale": self.scale_name, "jobs": self.jobs,
-                  "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        marker = {"seconds": seconds, "scale": self.scale_name, "jobs": self.jobs, "finished": recipe_keep.utc_now()}
         if restored:
             kept = recipe_keep.read_meta(self.keep / name) or {}
             marker.update(seconds=kept.get("seconds"), finished=kept.get("finished"), restored=str(self.keep / name))
@@ -597,12 +596,10 @@ MAX_BUNDLE_BYTES = 80 * 1024 * 1024
 def _half_lm_weights(folder: Path) -> None:
     """Store an LM's fp32 weights as fp16 (loaded back as fp32 on CPU): half the bytes in the repository."""
     import torch
-    from safetensors.torch import load_file, save_file
 
-    path = folder / "model.safetensors"
-    weights = load_file(str(path))
-    save_file({k: v.half() if v.dtype == torch.float32 else v for k, v in weights.items()}, str(path),
-              metadata={"format": "pt"})
+    from ..torch_files import cast_safetensors
+
+    cast_safetensors(folder / "model.safetensors", folder / "model.safetensors", torch.float16, only=torch.float32)
 
 
 def install_bundle(root: str | os.PathLike, dest: str | os.PathLike | None = None, half_lms: bool = True) -> Path:

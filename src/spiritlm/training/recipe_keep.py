@@ -70,11 +70,18 @@ def _check_suffixes(stage: str, files: list[Path]) -> None:
                          f"{', '.join(sorted(SUFFIXES))} files)")
 
 
-def _write_stage(dst: Path, meta: dict) -> None:
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _publish(tmp: Path, dst: Path, meta: dict) -> None:
+    """Write stage.json and SHA256SUMS into the staged copy `tmp`, then put it in place of `dst`."""
     from ..checkpoints import write_manifest
 
-    (dst / STAGE_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    write_manifest(dst)
+    (tmp / STAGE_FILE).write_text(json.dumps({**meta, "saved": utc_now()}, indent=2) + "\n")
+    write_manifest(tmp)
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
 
 
 def save_part(recipe, keep: Path, stage: str, marker: dict | None = None) -> Path | None:
@@ -96,11 +103,8 @@ def save_part(recipe, keep: Path, stage: str, marker: dict | None = None) -> Pat
         out.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copyfile)(src, out)
     marker = marker or {}
-    _write_stage(tmp, {"stage": stage, **identity(recipe), "done": True, "seconds": marker.get("seconds"),
-                       "finished": marker.get("finished"),
-                       "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    shutil.rmtree(dst, ignore_errors=True)
-    tmp.rename(dst)
+    _publish(tmp, dst, {"stage": stage, **identity(recipe), "done": True, "seconds": marker.get("seconds"),
+                        "finished": marker.get("finished")})
     logger.info("kept stage %s in %s", stage, dst)
     return dst
 
@@ -108,8 +112,8 @@ def save_part(recipe, keep: Path, stage: str, marker: dict | None = None) -> Pat
 def save_lm(recipe, keep: Path, stage: str, done: bool) -> Path | None:
     """Keep an LM run's latest checkpoint: bf16 weights, tokenizer, layout and trainer state, no moments."""
     import torch
-    from safetensors.torch import load_file, save_file
 
+    from ..torch_files import cast_safetensors
     from .lm_checkpoint import OPTIM_FILE, STATE_FILE, latest_checkpoint, read_state
 
     ckpt = latest_checkpoint(recipe.run_dir(stage))
@@ -129,9 +133,7 @@ def save_lm(recipe, keep: Path, stage: str, done: bool) -> Path | None:
             if f.name == OPTIM_FILE or not f.is_file():
                 continue
             if f.name == "model.safetensors":
-                weights = load_file(str(f))
-                save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in weights.items()},
-                          str(out / f.name), metadata={"format": "pt"})
+                cast_safetensors(f, out / f.name, torch.bfloat16)
             else:
                 shutil.copyfile(f, out / f.name)
         _check_suffixes(stage, _files(out))
@@ -149,10 +151,8 @@ def save_lm(recipe, keep: Path, stage: str, done: bool) -> Path | None:
     metrics = recipe.run_dir(stage) / "metrics.jsonl"
     if metrics.is_file():  # the loss curve so far, as JSON lines
         shutil.copyfile(metrics, tmp / "metrics.json")
-    _write_stage(tmp, {"stage": stage, **identity(recipe), "done": done, "step": step, "checkpoint": ckpt.name,
-                       "milestones": milestones, "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    shutil.rmtree(dst, ignore_errors=True)
-    tmp.rename(dst)
+    _publish(tmp, dst, {"stage": stage, **identity(recipe), "done": done, "step": step, "checkpoint": ckpt.name,
+                        "milestones": milestones})
     logger.info("kept %s at step %d (%s) in %s", stage, step, "done" if done else "running", dst)
     return dst
 
@@ -202,8 +202,9 @@ def restore_part(recipe, keep: Path, stage: str) -> bool:
 def restore_lm(recipe, keep: Path, stage: str) -> bool:
     """Write the kept checkpoint into the run folder (fp32 weights, no moments) unless the run is further on.
     Returns True only when the kept run was finished (the stage is then done)."""
-    from safetensors.torch import load_file, save_file
+    import torch
 
+    from ..torch_files import cast_safetensors
     from .lm_checkpoint import LATEST, latest_checkpoint, read_state
 
     meta = usable(recipe, keep, stage)
@@ -220,9 +221,7 @@ def restore_lm(recipe, keep: Path, stage: str) -> bool:
         dst = root / name
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(src, dst)
-        weights = load_file(str(dst / "model.safetensors"))
-        save_file({k: v.float() if v.is_floating_point() else v for k, v in weights.items()},
-                  str(dst / "model.safetensors"), metadata={"format": "pt"})
+        cast_safetensors(dst / "model.safetensors", dst / "model.safetensors", torch.float32)
     (root / LATEST).write_text(meta["checkpoint"])
     if (keep / stage / "metrics.json").is_file():
         shutil.copyfile(keep / stage / "metrics.json", run / "metrics.jsonl")
